@@ -1,0 +1,1 @@
+"""Conversation engine, field types and flow declarations. No Telegram, no SQL here."""

@@ -1,0 +1,1 @@
+"""Message catalogs, one module per area, each a MESSAGES = {"en": {...}, "zh": {...}} mapping."""
