@@ -1,0 +1,27 @@
+"""Settings from the environment and an optional .env file (never logged: the token is a secret)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    bot_api_url: str = "https://api.telegram.org/bot"
+    bot_file_url: str = "https://api.telegram.org/file/bot"
+    database_url: str | None = None
+    data_dir: Path = Path("data")
+    timezone: str = "Asia/Shanghai"
+    default_hour: int = Field(9, ge=0, le=23)
+    reminder_poll_seconds: float = 30.0
+    flow_ttl_hours: float = 24.0
+
+    def db_url(self) -> str:
+        from storage.db import sqlite_url
+
+        return self.database_url or sqlite_url(self.data_dir)

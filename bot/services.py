@@ -1,0 +1,115 @@
+"""The flows' Services port, answered from the database for one user inside one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.errors import Invalid
+from flows.ports import DupMatch, DupProbe, Saved
+from flows.refs import ContactRef, CustomerRef
+from storage import repo
+from storage.models import Contact, User
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class StoreServices:
+    def __init__(self, session: AsyncSession, user: User, lang: str, tz: dt.tzinfo, clock: Clock) -> None:
+        self.session = session
+        self.user = user
+        self._lang = lang
+        self._tz = tz
+        self._clock = clock
+
+    @property
+    def lang(self) -> str:
+        return self._lang
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return self._tz
+
+    def now(self) -> dt.datetime:
+        return self._clock().astimezone(self._tz)
+
+    async def find_duplicates(self, probe: DupProbe) -> list[DupMatch]:
+        return await repo.find_duplicates(self.session, self.user, probe)
+
+    async def customer(self, customer_id: int) -> CustomerRef | None:
+        found = await repo.visible_customer(self.session, self.user, customer_id)
+        return await repo.customer_ref(self.session, found) if found else None
+
+    async def search_customers(self, text: str, limit: int = 8) -> list[CustomerRef]:
+        found = await repo.search_customers(self.session, self.user, text, limit)
+        return [await repo.customer_ref(self.session, c) for c in found]
+
+    async def recent_customers(self, limit: int = 6) -> list[CustomerRef]:
+        found = await repo.recent_customers(self.session, self.user, limit)
+        return [await repo.customer_ref(self.session, c) for c in found]
+
+    async def contacts_of(self, customer_id: int) -> list[ContactRef]:
+        if await repo.visible_customer(self.session, self.user, customer_id) is None:
+            return []
+        return await repo.contacts_of(self.session, customer_id)
+
+    async def current_values(self, entity: str, entity_id: int) -> dict[str, Any] | None:
+        owners = await repo.team_ids(self.session, self.user)
+        if entity == "customer":
+            customer = await repo.visible_customer(self.session, self.user, entity_id)
+            if customer is None or not repo.may_edit(self.user, owners, customer):
+                return None
+            return repo.current_customer_values(customer)
+        contact = await self.session.get(Contact, entity_id)
+        if contact is None:
+            return None
+        customer = await repo.visible_customer(self.session, self.user, contact.customer_id)
+        if customer is None or not repo.may_edit(self.user, owners, customer):
+            return None
+        return repo.current_contact_values(contact)
+
+    async def save(
+        self, flow: str, answers: dict[str, Any], pending: list[str], context: dict[str, Any]
+    ) -> Saved:
+        now = self._clock()
+        if flow == "customer":
+            customer = await repo.create_customer(
+                self.session, self.user, answers, pending, now, self.now().date()
+            )
+            return Saved("customer", customer.id, customer.number, customer.id)
+        if flow in ("contact", "followup"):
+            customer_id = int(answers["customer"]["id"])
+            if await repo.visible_customer(self.session, self.user, customer_id) is None:
+                raise Invalid("flow.not_visible")
+            if flow == "contact":
+                contact = await repo.create_contact(
+                    self.session, self.user, customer_id, answers, pending, now
+                )
+                return Saved("contact", contact.id, None, customer_id)
+            followup = await repo.create_followup(self.session, self.user, customer_id, answers, pending, now)
+            return Saved("followup", followup.id, None, customer_id)
+        if flow in ("edit_customer", "edit_contact"):
+            field = answers["field"]
+            try:
+                await repo.apply_edit(
+                    self.session,
+                    self.user,
+                    context["entity"],
+                    int(context["entity_id"]),
+                    field,
+                    answers.get(field),
+                    answers["reason"],
+                    now,
+                    pending=field in pending,
+                )
+            except repo.NotAllowed:
+                raise Invalid("flow.not_visible") from None
+            return Saved("edit", int(context["entity_id"]), None, context.get("customer_id"))
+        raise ValueError(f"unknown flow {flow}")

@@ -1,0 +1,243 @@
+"""The Telegram front end: updates become `Incoming`, replies become messages. No business rules here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes
+from telegram.ext import MessageHandler, filters
+
+from bot.assistant import COMMANDS, Assistant, Incoming
+from bot.config import Settings
+from bot.runtime import Runtime, open_runtime
+from flows.engine import Input, Reply
+from flows.i18n import t
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+
+
+class TelegramFrontend:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.location_keyboard: set[int] = set()  # chats showing the share-location keyboard
+
+    def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        app.add_handler(CallbackQueryHandler(self.on_callback))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self.on_command))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, self.on_message))
+        app.add_error_handler(self.on_error)
+
+    # ------------------------------------------------------------ in
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.text is None or update.effective_user is None:
+            return
+        head, _, args = message.text[1:].partition(" ")
+        command = head.split("@", 1)[0].lower()
+        await self._handle(update, Incoming(**self._who(update), command=command, args=args))
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        inp = self._input(message)
+        if inp is None:
+            return
+        await self._handle(update, Incoming(**self._who(update), input=inp))
+
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or update.effective_user is None:
+            return
+        try:
+            await query.answer()
+        except TelegramError:
+            pass  # an expired query id must not stop the press from being handled
+        await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query)
+
+    def _who(self, update: Update) -> dict[str, Any]:
+        user = update.effective_user
+        chat = update.effective_chat
+        assert user is not None
+        return {
+            "chat_id": chat.id if chat else user.id,
+            "telegram_id": user.id,
+            "first_name": user.first_name or "",
+            "language_code": user.language_code,
+            "update_id": update.update_id,
+        }
+
+    def _input(self, message: Message) -> Input | None:
+        if message.contact is not None:
+            c = message.contact
+            return Input(kind="contact", phone=c.phone_number, first_name=c.first_name, last_name=c.last_name)
+        if message.location is not None:
+            return Input(kind="location", latitude=message.location.latitude, longitude=message.location.longitude)
+        if message.text is not None:
+            return Input(kind="text", text=message.text)
+        attachment = message.document or message.voice or (message.photo[-1] if message.photo else None)
+        if attachment is not None:
+            return Input(
+                kind="file",
+                file={
+                    "file_id": attachment.file_id,
+                    "size": attachment.file_size,
+                    "name": getattr(attachment, "file_name", None),
+                    "mime": getattr(attachment, "mime_type", None),
+                    "type": "document" if message.document else "voice" if message.voice else "photo",
+                },
+            )
+        return None
+
+    async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
+        result = await self.assistant.handle(inc)
+        await self.render(inc.chat_id, result.replies, query, result.lang)
+
+    # ------------------------------------------------------------ out
+
+    async def render(self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str) -> None:
+        bot_message = query.message if query is not None and isinstance(query.message, Message) else None
+        for i, reply in enumerate(replies):
+            markup = _markup(reply)
+            text = reply.text[:MAX_TEXT] or "…"
+            if reply.edit and bot_message is not None and i == 0:
+                try:
+                    await bot_message.edit_text(text, reply_markup=markup)
+                    continue
+                except BadRequest as exc:
+                    if "not modified" in str(exc):
+                        continue
+            elif bot_message is not None and i == 0 and query is not None:
+                await self._close_pressed(bot_message, query)
+            await self._send(chat_id, text, markup, bot_message, lang, reply.request_location)
+
+    async def _send(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        bot_message: Message | None,
+        lang: str,
+        request_location: bool,
+    ) -> None:
+        bot = self._bot
+        assert bot is not None
+        await bot.send_message(chat_id, text, reply_markup=markup)
+        if request_location:
+            keyboard = ReplyKeyboardMarkup(
+                [[KeyboardButton(t(lang, "tg.share_location"), request_location=True)]],
+                resize_keyboard=True,
+                one_time_keyboard=True,
+            )
+            await bot.send_message(chat_id, t(lang, "tg.location_hint"), reply_markup=keyboard)
+            self.location_keyboard.add(chat_id)
+        elif chat_id in self.location_keyboard:
+            self.location_keyboard.discard(chat_id)
+            await bot.send_message(chat_id, "✓", reply_markup=ReplyKeyboardRemove())
+
+    async def _close_pressed(self, message: Message, query: CallbackQuery) -> None:
+        """The answered question keeps its text and shows the choice, without live buttons."""
+        label = None
+        markup = message.reply_markup
+        if markup is not None:
+            for row in markup.inline_keyboard:
+                for button in row:
+                    if button.callback_data == query.data:
+                        label = button.text
+        try:
+            if label and message.text:
+                await message.edit_text(f"{message.text}\n→ {label}"[:MAX_TEXT], reply_markup=None)
+            else:
+                await message.edit_reply_markup(reply_markup=None)
+        except TelegramError:
+            pass  # too old to edit, or already edited: the answer still went through
+
+    _bot: Any = None
+
+    def bind(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self._bot = app.bot
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # the exception type only: its text may quote what the person typed
+        log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None and not isinstance(context.error, Forbidden):
+            user = update.effective_user
+            lang = "zh" if user is None or (user.language_code or "zh").startswith("zh") else "en"
+            try:
+                await context.bot.send_message(update.effective_chat.id, t(lang, "tg.error"))
+            except TelegramError:
+                pass
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    for lang in ("zh", "en"):
+        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]
+        await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang)
+
+
+def build_application(settings: Settings, runtime: Runtime | None = None, **builder_options: Any) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The real Application; `runtime` given (tests) or opened in post_init (production) on PTB's loop."""
+    assert settings.bot_token is not None
+    holder: dict[str, Runtime] = {}
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        rt = runtime or await open_runtime(settings)
+        holder["rt"] = rt
+        frontend = TelegramFrontend(rt.assistant)
+        frontend.register(app)
+        frontend.bind(app)
+        app.bot_data["frontend"] = frontend
+        app.bot_data["runtime"] = rt
+        from flows.dates import warm_up
+
+        warm_up()
+        await set_commands(app)
+        log.info("bot started")
+
+    async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if runtime is None and "rt" in holder:
+            await holder["rt"].close()
+
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        Application.builder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    for name, value in builder_options.items():
+        builder = getattr(builder, name)(value)
+    return builder.build()
+
+
+def run_polling(settings: Settings) -> int:
+    app = build_application(settings)
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0

@@ -1,0 +1,90 @@
+"""The terminal chat: the same assistant as in Telegram, typed at a prompt, as a local admin.
+
+Buttons are shown numbered: type the number to press one. `/contact NAME PHONE` and
+`/location LAT LON` stand in for what a phone would share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.assistant import Assistant, Incoming
+from flows.engine import Button, Input, Reply
+
+TERMINAL_ID = -1  # a Telegram id no real account has: the terminal's own admin user
+
+
+@dataclass
+class TerminalChat:
+    assistant: Assistant
+    telegram_id: int = TERMINAL_ID
+    language_code: str = "zh"
+    buttons: list[Button] = field(default_factory=list)
+
+    async def feed(self, line: str) -> list[str]:
+        """One typed line in, the lines to print out."""
+        line = line.strip()
+        inc = self._incoming(line)
+        if inc is None:
+            return []
+        result = await self.assistant.handle(inc)
+        return self._render(result.replies)
+
+    def _incoming(self, line: str) -> Incoming | None:
+        if line.isdigit() and self.buttons and 1 <= int(line) <= len(self.buttons):
+            return self._make(callback=self.buttons[int(line) - 1].data)
+        if line.startswith("/contact "):
+            parts = line.split()
+            name, phone = " ".join(parts[1:-1]), parts[-1]
+            return self._make(input=Input(kind="contact", first_name=name, phone=phone))
+        if line.startswith("/location "):
+            try:
+                lat, lon = (float(x) for x in line.split()[1:3])
+            except ValueError:
+                return None
+            return self._make(input=Input(kind="location", latitude=lat, longitude=lon))
+        if line.startswith("/"):
+            command, _, args = line[1:].partition(" ")
+            return self._make(command=command.lower(), args=args)
+        return self._make(input=Input(kind="text", text=line))
+
+    def _make(self, **kw: Any) -> Incoming:
+        return Incoming(chat_id=self.telegram_id, telegram_id=self.telegram_id, language_code=self.language_code, **kw)
+
+    def _render(self, replies: list[Reply]) -> list[str]:
+        out: list[str] = []
+        numbered: list[Button] = []
+        for reply in replies:
+            out.append(reply.text)
+            for row in reply.buttons:
+                cells = []
+                for button in row:
+                    numbered.append(button)
+                    cells.append(f"[{len(numbered)}] {button.label}")
+                out.append("   ".join(cells))
+            if reply.request_location:
+                out.append("(/location LAT LON)")
+            out.append("")
+        if replies:
+            self.buttons = numbered
+        return out
+
+
+async def run_terminal(assistant: Assistant) -> None:
+    chat = TerminalChat(assistant)
+    loop = asyncio.get_running_loop()
+    for line in await chat.feed("/start"):
+        print(line)
+    while True:
+        print("> ", end="", flush=True)
+        raw = await loop.run_in_executor(None, sys.stdin.readline)
+        if not raw:
+            print()
+            return
+        if raw.strip() in ("/quit", "/exit"):
+            return
+        for line in await chat.feed(raw):
+            print(line)

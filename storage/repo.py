@@ -1,0 +1,572 @@
+"""Repositories that speak in CRM terms. Every function takes the session of the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.names import core_name, similarity
+from flows.ports import DupMatch, DupProbe
+from flows.refs import ContactRef, CustomerRef
+from storage.models import (
+    Audit,
+    Change,
+    ChatCursor,
+    Contact,
+    Conversation,
+    Customer,
+    DaySequence,
+    FollowUp,
+    User,
+)
+
+NAME_SIMILARITY = 88.0
+
+
+class NotAllowed(Exception):
+    """The user may not see or change this record."""
+
+
+# ---------------------------------------------------------------- users
+
+
+async def user_by_telegram(session: AsyncSession, telegram_id: int) -> User | None:
+    return (await session.execute(select(User).where(User.telegram_id == telegram_id))).scalar_one_or_none()
+
+
+async def add_user(
+    session: AsyncSession, telegram_id: int, name: str, role: str, manager_telegram_id: int | None = None
+) -> User:
+    if role not in ("sales", "manager", "admin"):
+        raise ValueError(f"unknown role {role!r}")
+    manager_id = None
+    if manager_telegram_id is not None:
+        manager = await user_by_telegram(session, manager_telegram_id)
+        if manager is None:
+            raise ValueError(f"no user with Telegram id {manager_telegram_id}")
+        manager_id = manager.id
+    existing = await user_by_telegram(session, telegram_id)
+    if existing is not None:
+        existing.name, existing.role, existing.manager_id, existing.active = name, role, manager_id, True
+        return existing
+    user = User(telegram_id=telegram_id, name=name, role=role, manager_id=manager_id, active=True)
+    session.add(user)
+    await session.flush()
+    session.add(Audit(user_id=None, action="user_add", detail=f"user {user.id} role {role}"))
+    return user
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    return (await session.execute(select(User).order_by(User.id))).scalars().all()
+
+
+async def deactivate_user(session: AsyncSession, telegram_id: int) -> tuple[User, int]:
+    """Take access away at once and hand the user's customers to their manager (or an admin)."""
+    user = await user_by_telegram(session, telegram_id)
+    if user is None:
+        raise ValueError(f"no user with Telegram id {telegram_id}")
+    user.active = False
+    heir_id = user.manager_id
+    if heir_id is None:
+        heir_id = (
+            await session.execute(
+                select(User.id)
+                .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    moved = 0
+    if heir_id is not None:
+        result = await session.execute(
+            update(Customer).where(Customer.owner_id == user.id).values(owner_id=heir_id)
+        )
+        moved = int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(delete(Conversation).where(Conversation.user_id == user.id))
+    session.add(
+        Audit(user_id=None, action="user_deactivate", detail=f"user {user.id}, {moved} customers moved")
+    )
+    return user, moved
+
+
+async def team_ids(session: AsyncSession, user: User) -> set[int] | None:
+    """Owner ids whose customers `user` may see; None means everyone (admin)."""
+    if user.role == "admin":
+        return None
+    ids = {user.id}
+    if user.role == "manager":
+        frontier = {user.id}
+        while frontier:  # the people they manage, and the people those manage
+            rows = (
+                (await session.execute(select(User.id).where(User.manager_id.in_(frontier)))).scalars().all()
+            )
+            frontier = set(rows) - ids
+            ids |= frontier
+    return ids
+
+
+def _visible(query: Any, owners: set[int] | None) -> Any:
+    query = query.where(Customer.merged_into_id.is_(None))
+    return query if owners is None else query.where(Customer.owner_id.in_(owners))
+
+
+# ---------------------------------------------------------------- customers
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+async def next_customer_number(session: AsyncSession, day: dt.date) -> str:
+    """C + YYYYMMDD + 4-digit counter; the counter row only grows, so numbers are never reused."""
+    key = day.strftime("%Y%m%d")
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    stmt = (
+        insert(DaySequence)
+        .values(day=key, last=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last": DaySequence.last + 1})
+        .returning(DaySequence.last)
+    )
+    seq = (await session.execute(stmt)).scalar_one()
+    return f"C{key}{seq:04d}"
+
+
+CUSTOMER_FIELDS = (
+    "kind", "name", "credit_code", "status", "industry", "industry_other", "grade", "intent", "phone",
+    "email", "source", "main_business", "current_problem", "interest", "tags", "remarks",
+)  # fmt: skip
+
+
+async def create_customer(
+    session: AsyncSession,
+    user: User,
+    answers: dict[str, Any],
+    pending: list[str],
+    now: dt.datetime,
+    day: dt.date,
+) -> Customer:
+    customer = Customer(
+        number=await next_customer_number(session, day),
+        owner_id=user.id,
+        created_by=user.id,
+        pending=list(pending),
+        pending_since=now if pending else None,
+        created_at=now,
+        updated_at=now,
+        tags=answers.get("tags") or [],
+        **{k: answers.get(k) for k in CUSTOMER_FIELDS if k != "tags"},
+    )
+    if customer.kind == "individual":
+        customer.credit_code = None
+    _set_address(customer, answers.get("address"))
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+def _set_address(customer: Customer, address: dict[str, Any] | None) -> None:
+    address = address or {}
+    customer.province = address.get("province")
+    customer.city = address.get("city")
+    customer.district = address.get("district")
+    customer.address = address.get("full")
+
+
+async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) -> list[DupMatch]:
+    """Likely duplicates among ALL customers; what the user may not see is reduced to name and owner."""
+    reasons: dict[int, set[str]] = {}
+    scores: dict[int, float] = {}
+
+    def hit(cid: int, why: str, score: float = 100.0) -> None:
+        if cid != probe.exclude_id:
+            reasons.setdefault(cid, set()).add(why)
+            scores[cid] = max(scores.get(cid, 0.0), score)
+
+    live = Customer.merged_into_id.is_(None)
+    if probe.credit_code:
+        for cid in (
+            await session.execute(select(Customer.id).where(live, Customer.credit_code == probe.credit_code))
+        ).scalars():
+            hit(cid, "credit_code")
+    for column, value, why in (
+        (Customer.phone, probe.phone, "phone"),
+        (Customer.email, probe.email, "email"),
+    ):
+        if not value:
+            continue
+        for cid in (await session.execute(select(Customer.id).where(live, column == value))).scalars():
+            hit(cid, why)
+        contact_col = Contact.phone if why == "phone" else Contact.email
+        via_contacts = await session.execute(
+            select(Contact.customer_id)
+            .join(Customer, Customer.id == Contact.customer_id)
+            .where(live, contact_col == value)
+        )
+        for cid in via_contacts.scalars():
+            hit(cid, why)
+    if probe.name and core_name(probe.name):
+        names = await session.execute(select(Customer.id, Customer.name).where(live))
+        for cid, name in names.tuples():
+            score = similarity(probe.name, name)
+            if score >= NAME_SIMILARITY:
+                hit(cid, "name", score)
+    if not reasons:
+        return []
+    owners = await team_ids(session, user)
+    rows = await session.execute(
+        select(Customer.id, Customer.name, Customer.number, Customer.owner_id, User.name)
+        .join(User, User.id == Customer.owner_id)
+        .where(Customer.id.in_(reasons))
+    )
+    order = ("credit_code", "phone", "email", "name")
+    matches = [
+        DupMatch(
+            customer_id=cid,
+            name=name,
+            owner_name=owner_name,
+            reasons=tuple(r for r in order if r in reasons[cid]),
+            visible=owners is None or owner_id in owners,
+            number=number if owners is None or owner_id in owners else None,
+            score=scores[cid],
+        )
+        for cid, name, number, owner_id, owner_name in rows.tuples()
+    ]
+    matches.sort(key=lambda m: (-len(m.reasons), -m.score))
+    return matches[:5]
+
+
+async def visible_customer(session: AsyncSession, user: User, customer_id: int) -> Customer | None:
+    owners = await team_ids(session, user)
+    return (
+        await session.execute(_visible(select(Customer), owners).where(Customer.id == customer_id))
+    ).scalar_one_or_none()
+
+
+async def customer_ref(session: AsyncSession, customer: Customer) -> CustomerRef:
+    contacts = await contacts_of(session, customer.id)
+    owner = await session.get(User, customer.owner_id)
+    main = next((c.name for c in contacts if c.active), None)
+    return CustomerRef(
+        id=customer.id,
+        number=customer.number,
+        name=customer.name,
+        status=customer.status or "",
+        intent=customer.intent,
+        main_contact=main,
+        owner_name=owner.name if owner else None,
+        contacts=tuple(contacts),
+    )
+
+
+async def search_customers(session: AsyncSession, user: User, text: str, limit: int = 8) -> list[Customer]:
+    """Visible customers by number, name, phone, e-mail or contact name; exact hits first, then fuzzy."""
+    owners = await team_ids(session, user)
+    needle = text.strip()
+    if not needle:
+        return []
+    like = f"%{needle.replace('%', '').replace('_', '')}%"
+    digits = "".join(ch for ch in needle if ch.isdigit())
+    conditions = [Customer.number == needle.upper(), Customer.name.ilike(like), Customer.email.ilike(like)]
+    if len(digits) >= 6:
+        conditions.append(Customer.phone.like(f"%{digits[-8:]}%"))
+    contact_hit = select(Contact.customer_id).where(Contact.name.ilike(like))
+    conditions.append(Customer.id.in_(contact_hit))
+    query = (
+        _visible(select(Customer), owners)
+        .where(or_(*conditions))
+        .order_by(Customer.updated_at.desc())
+        .limit(limit)
+    )
+    found = list((await session.execute(query)).scalars().all())
+    if len(found) < limit and len(core_name(needle)) >= 2:
+        seen = {c.id for c in found}
+        rows = (await session.execute(_visible(select(Customer), owners))).scalars().all()
+        fuzzy = sorted(
+            ((similarity(needle, c.name), c) for c in rows if c.id not in seen), key=lambda sc: -sc[0]
+        )
+        found += [c for score, c in fuzzy if score >= 75][: limit - len(found)]
+    return found
+
+
+async def recent_customers(session: AsyncSession, user: User, limit: int = 6) -> list[Customer]:
+    """The user's own customers, most recently touched first: the likely next ones to log."""
+    query = (
+        select(Customer)
+        .where(Customer.owner_id == user.id, Customer.merged_into_id.is_(None))
+        .order_by(func.coalesce(Customer.last_contact_at, Customer.updated_at).desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def my_customers(
+    session: AsyncSession, user: User, offset: int, limit: int
+) -> tuple[list[Customer], int]:
+    base = select(Customer).where(Customer.owner_id == user.id, Customer.merged_into_id.is_(None))
+    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+    rows = (await session.execute(base.order_by(Customer.name).offset(offset).limit(limit))).scalars().all()
+    return list(rows), int(total)
+
+
+def may_edit(user: User, owner_team: set[int] | None, customer: Customer) -> bool:
+    """The owner, a manager above the owner, or an admin."""
+    if user.role == "admin":
+        return True
+    if customer.owner_id == user.id:
+        return True
+    return user.role == "manager" and owner_team is not None and customer.owner_id in owner_team
+
+
+# ---------------------------------------------------------------- contacts
+
+
+async def contacts_of(session: AsyncSession, customer_id: int) -> list[ContactRef]:
+    rows = await session.execute(
+        select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.active.desc(), Contact.id)
+    )
+    return [ContactRef(c.id, c.name, c.position, c.phone, c.active) for c in rows.scalars()]
+
+
+CONTACT_FIELDS = (
+    "name", "position", "phone", "email", "role", "channel", "channel_time", "birthday", "remarks",
+)  # fmt: skip
+
+
+async def create_contact(
+    session: AsyncSession,
+    user: User,
+    customer_id: int,
+    answers: dict[str, Any],
+    pending: list[str],
+    now: dt.datetime,
+) -> Contact:
+    contact = Contact(
+        customer_id=customer_id,
+        created_by=user.id,
+        pending=list(pending),
+        pending_since=now if pending else None,
+        created_at=now,
+        updated_at=now,
+        **{k: answers.get(k) for k in CONTACT_FIELDS},
+    )
+    session.add(contact)
+    await session.execute(update(Customer).where(Customer.id == customer_id).values(updated_at=now))
+    await session.flush()
+    return contact
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+async def create_followup(
+    session: AsyncSession,
+    user: User,
+    customer_id: int,
+    answers: dict[str, Any],
+    pending: list[str],
+    now: dt.datetime,
+) -> FollowUp:
+    occurred = dt.date.fromisoformat(answers["occurred_on"])
+    next_at = answers.get("next_at")
+    location = answers.get("location") or {}
+    contact = answers.get("contact")
+    local_now = now.astimezone(dt.UTC)
+    # how late the entry is: from the end of the interaction day (we rarely know the hour) to now
+    delay = max(0.0, (local_now.date() - occurred).days * 24.0)
+    followup = FollowUp(
+        customer_id=customer_id,
+        contact_id=int(contact["id"]) if contact else None,
+        occurred_on=occurred,
+        mode=answers["mode"],
+        content=answers["content"],
+        demand_status=answers.get("demand_status"),
+        next_at=dt.datetime.fromisoformat(next_at["at"]) if next_at else None,
+        participants=answers.get("participants"),
+        latitude=location.get("lat"),
+        longitude=location.get("lon"),
+        pending=list(pending),
+        created_by=user.id,
+        created_at=now,
+        entry_delay_hours=delay,
+    )
+    session.add(followup)
+    # the customer's earlier open follow-ups are answered by this one
+    await session.execute(
+        update(FollowUp)
+        .where(FollowUp.customer_id == customer_id, FollowUp.next_done.is_(False), FollowUp.next_at <= now)
+        .values(next_done=True)
+    )
+    contact_at = dt.datetime.combine(occurred, dt.time(12), tzinfo=dt.UTC)
+    customer = await session.get(Customer, customer_id)
+    if customer is not None:
+        customer.updated_at = now
+        customer.last_contact_at = max(customer.last_contact_at or contact_at, contact_at)
+    await session.flush()
+    return followup
+
+
+async def followups_of(session: AsyncSession, customer_id: int, limit: int = 3) -> list[FollowUp]:
+    rows = await session.execute(
+        select(FollowUp)
+        .where(FollowUp.customer_id == customer_id)
+        .order_by(FollowUp.occurred_on.desc(), FollowUp.id.desc())
+        .limit(limit)
+    )
+    return list(rows.scalars().all())
+
+
+async def next_due(session: AsyncSession, customer_id: int) -> FollowUp | None:
+    rows = await session.execute(
+        select(FollowUp)
+        .where(
+            FollowUp.customer_id == customer_id, FollowUp.next_done.is_(False), FollowUp.next_at.is_not(None)
+        )
+        .order_by(FollowUp.next_at)
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+# ---------------------------------------------------------------- edits with history
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "full" in value:
+        return str(value["full"])
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+async def apply_edit(
+    session: AsyncSession,
+    user: User,
+    entity: str,
+    entity_id: int,
+    field: str,
+    value: Any,
+    reason: str,
+    now: dt.datetime,
+    *,
+    pending: bool = False,
+) -> Change:
+    """Change one field (or mark it pending) and keep who, when, old, new and why."""
+    owners = await team_ids(session, user)
+    record: Customer | Contact | None
+    if entity == "customer":
+        record = await visible_customer(session, user, entity_id)
+        customer = record
+    else:
+        record = await session.get(Contact, entity_id)
+        customer = await visible_customer(session, user, record.customer_id) if record else None
+    if record is None or customer is None or not may_edit(user, owners, customer):
+        raise NotAllowed(f"{entity} {entity_id}")
+    if field == "address" and isinstance(record, Customer):
+        old = record.address
+        _set_address(record, value)
+        new = _plain(value)
+    elif field == "active" and isinstance(record, Contact):
+        old = "yes" if record.active else "no"
+        record.active = value == "yes"
+        new = value
+    else:
+        old = _plain(getattr(record, field))
+        setattr(record, field, value)
+        new = _plain(value)
+    if pending:
+        record.pending = sorted({*record.pending, field})
+        record.pending_since = record.pending_since or now
+        new = None
+    elif field in record.pending:
+        record.pending = [p for p in record.pending if p != field]
+        if not record.pending:
+            record.pending_since = None
+    record.updated_at = now
+    if isinstance(record, Contact):
+        customer.updated_at = now
+    change = Change(
+        entity=entity,
+        entity_id=entity_id,
+        field=field,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        user_id=user.id,
+        at=now,
+    )
+    session.add(change)
+    await session.flush()
+    return change
+
+
+async def history(session: AsyncSession, entity: str, entity_id: int) -> list[Change]:
+    rows = await session.execute(
+        select(Change).where(Change.entity == entity, Change.entity_id == entity_id).order_by(Change.id)
+    )
+    return list(rows.scalars().all())
+
+
+def current_customer_values(c: Customer) -> dict[str, Any]:
+    values = {k: getattr(c, k) for k in CUSTOMER_FIELDS}
+    values["address"] = (
+        {"province": c.province, "city": c.city, "district": c.district, "full": c.address}
+        if c.address
+        else None
+    )
+    return values
+
+
+def current_contact_values(c: Contact) -> dict[str, Any]:
+    values = {k: getattr(c, k) for k in CONTACT_FIELDS}
+    values["active"] = "yes" if c.active else "no"
+    return values
+
+
+# ---------------------------------------------------------------- conversations and delivery
+
+
+async def mark_update(session: AsyncSession, chat_id: int, update_id: int) -> bool:
+    """True if this update is new for the chat; False if it was handled already (a redelivery)."""
+    cursor = await session.get(ChatCursor, chat_id, with_for_update=True)
+    if cursor is None:
+        session.add(ChatCursor(chat_id=chat_id, last_update_id=update_id))
+        return True
+    if update_id <= cursor.last_update_id:
+        return False
+    cursor.last_update_id = update_id
+    return True
+
+
+async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -> Conversation | None:
+    return (
+        await session.execute(
+            select(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def save_conversation(
+    session: AsyncSession, chat_id: int, user_id: int, state: dict[str, Any] | None, now: dt.datetime
+) -> None:
+    row = await load_conversation(session, chat_id, user_id)
+    if state is None:
+        if row is not None:
+            await session.delete(row)
+        return
+    if row is None:
+        session.add(Conversation(chat_id=chat_id, user_id=user_id, state=state, updated_at=now))
+    else:
+        row.state = state
+        row.updated_at = now
+
+
+async def audit(session: AsyncSession, user: User | None, action: str, detail: str | None = None) -> None:
+    session.add(Audit(user_id=user.id if user else None, action=action, detail=detail))
