@@ -212,7 +212,7 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
             hit(cid, why)
     if probe.name and core_name(probe.name):
         names = await session.execute(select(Customer.id, Customer.name).where(live))
-        for cid, name in names.tuples():
+        for cid, name in names.all():
             score = similarity(probe.name, name)
             if score >= NAME_SIMILARITY:
                 hit(cid, "name", score)
@@ -235,7 +235,7 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
             number=number if owners is None or owner_id in owners else None,
             score=scores[cid],
         )
-        for cid, name, number, owner_id, owner_name in rows.tuples()
+        for cid, name, number, owner_id, owner_name in rows.all()
     ]
     matches.sort(key=lambda m: (-len(m.reasons), -m.score))
     return matches[:5]
