@@ -569,10 +569,9 @@ class Engine:
         text = t(lang, self.prompt_of(flow, step, view(state.answers)))
         if not flow.editing:
             text = f"({position}/{len(applicable)}) {text}"
-        if step.name in state.previous and state.previous[step.name] not in (None, ""):
-            text += "\n" + t(
-                lang, "flow.current_value", value=self.show(step, state.previous[step.name], lang)
-            )
+        before = state.previous.get(step.name, (state.answers.get("current") or {}).get(step.name))
+        if before not in (None, "", []):
+            text += "\n" + t(lang, "flow.current_value", value=self.show(step, before, lang))
         rows: list[list[Button]] = []
         if step.kind == "choice" and step.choices is not None:
             buttons = []
