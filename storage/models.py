@@ -72,6 +72,8 @@ class User(Base):
     blocked_at: Mapped[dt.datetime | None]
     quiet_start: Mapped[str] = mapped_column(String(5), default="22:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    current_customer_id: Mapped[int | None] = mapped_column(Integer)
+    current_customer_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -153,6 +155,26 @@ class FollowUp(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     entry_delay_hours: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Attachment(Base):
+    """A file kept on disk under the data folder, named customer_kind_date.ext, with its checksum."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # photo | document | voice
+    file_name: Mapped[str] = mapped_column(String(200))
+    original_name: Mapped[str | None] = mapped_column(String(200))
+    mime: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    telegram_file_id: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Deal(Base):
