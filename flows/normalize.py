@@ -41,7 +41,8 @@ def normalize(text: str, *, multiline: bool = False) -> str:
             continue
         else:
             out.append(ch)
-    cleaned = "".join(out)
+    # Once more: dropping a character can bring a letter and its combining mark together.
+    cleaned = unicodedata.normalize("NFKC", "".join(out))
     if not multiline:
         return _SPACES.sub(" ", cleaned).strip()
     lines = [_SPACES.sub(" ", line).strip() for line in cleaned.split("\n")]
