@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.assistant import Assistant, Incoming  # noqa: E402
-from flows.engine import Input  # noqa: E402
-from storage import repo  # noqa: E402
-from storage.db import make_engine, make_sessions, migrate  # noqa: E402
+from bot.assistant import Assistant, Incoming
+from flows.engine import Input
+from storage import repo
+from storage.db import make_engine, make_sessions, migrate
 
 USER = 42
 ANSWERS = [

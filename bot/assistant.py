@@ -83,7 +83,7 @@ class Assistant:
     async def handle(self, inc: Incoming) -> Result:
         async with self.sessions.begin() as session:
             user = await repo.user_by_telegram(session, inc.telegram_id)
-            lang = lang_of(inc.language_code)
+            lang: str = lang_of(inc.language_code)
             if user is None or not user.active:
                 # nothing is stored for strangers; they get their id to hand to an admin
                 key = "bot.not_registered" if user is None else "bot.deactivated"

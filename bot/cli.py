@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="the same flows in this terminal, as a local admin")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("flows", help="print every flow's questions, choices and conditions")
-    users = sub.add_parser("users", help="manage who may use the bot").add_subparsers(dest="users_command", required=True)
+    users = sub.add_parser("users", help="manage who may use the bot").add_subparsers(
+        dest="users_command", required=True
+    )
     add = users.add_parser("add", help="register (or update) a user")
     add.add_argument("telegram_id", type=int)
     add.add_argument("--name", required=True)

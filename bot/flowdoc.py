@@ -11,7 +11,7 @@ def describe(lang: str = "en") -> str:
     for flow in FLOWS.values():
         out.append(f"== {flow.name}")
         for i, step in enumerate(flow.steps, 1):
-            marks = [step.kind]
+            marks: list[str] = [step.kind]
             if step.optional:
                 marks.append("optional")
             if step.deferrable:

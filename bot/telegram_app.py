@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -18,8 +19,15 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes
-from telegram.ext import MessageHandler, filters
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.assistant import COMMANDS, Assistant, Incoming
 from bot.config import Settings
@@ -66,10 +74,8 @@ class TelegramFrontend:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        try:
+        with contextlib.suppress(TelegramError):  # an expired query id must not stop the press
             await query.answer()
-        except TelegramError:
-            pass  # an expired query id must not stop the press from being handled
         await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query)
 
     def _who(self, update: Update) -> dict[str, Any]:
@@ -89,7 +95,9 @@ class TelegramFrontend:
             c = message.contact
             return Input(kind="contact", phone=c.phone_number, first_name=c.first_name, last_name=c.last_name)
         if message.location is not None:
-            return Input(kind="location", latitude=message.location.latitude, longitude=message.location.longitude)
+            return Input(
+                kind="location", latitude=message.location.latitude, longitude=message.location.longitude
+            )
         if message.text is not None:
             return Input(kind="text", text=message.text)
         attachment = message.document or message.voice or (message.photo[-1] if message.photo else None)
@@ -112,7 +120,9 @@ class TelegramFrontend:
 
     # ------------------------------------------------------------ out
 
-    async def render(self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str) -> None:
+    async def render(
+        self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str
+    ) -> None:
         bot_message = query.message if query is not None and isinstance(query.message, Message) else None
         for i, reply in enumerate(replies):
             markup = _markup(reply)
@@ -177,13 +187,15 @@ class TelegramFrontend:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # the exception type only: its text may quote what the person typed
         log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat is not None and not isinstance(context.error, Forbidden):
+        if (
+            isinstance(update, Update)
+            and update.effective_chat is not None
+            and not isinstance(context.error, Forbidden)
+        ):
             user = update.effective_user
             lang = "zh" if user is None or (user.language_code or "zh").startswith("zh") else "en"
-            try:
+            with contextlib.suppress(TelegramError):
                 await context.bot.send_message(update.effective_chat.id, t(lang, "tg.error"))
-            except TelegramError:
-                pass
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -197,10 +209,14 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for lang in ("zh", "en"):
         commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]
-        await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang)
+        await app.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang
+        )
 
 
-def build_application(settings: Settings, runtime: Runtime | None = None, **builder_options: Any) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    settings: Settings, runtime: Runtime | None = None, **builder_options: Any
+) -> Application[Any, Any, Any, Any, Any, Any]:
     """The real Application; `runtime` given (tests) or opened in post_init (production) on PTB's loop."""
     assert settings.bot_token is not None
     holder: dict[str, Runtime] = {}

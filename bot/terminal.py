@@ -52,7 +52,9 @@ class TerminalChat:
         return self._make(input=Input(kind="text", text=line))
 
     def _make(self, **kw: Any) -> Incoming:
-        return Incoming(chat_id=self.telegram_id, telegram_id=self.telegram_id, language_code=self.language_code, **kw)
+        return Incoming(
+            chat_id=self.telegram_id, telegram_id=self.telegram_id, language_code=self.language_code, **kw
+        )
 
     def _render(self, replies: list[Reply]) -> list[str]:
         out: list[str] = []

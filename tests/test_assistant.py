@@ -28,7 +28,9 @@ class Person:
 
     async def _go(self, **kw: object) -> Result:
         Person.update_id += 1
-        inc = Incoming(chat_id=self.id, telegram_id=self.id, language_code=self.lang, update_id=Person.update_id, **kw)  # type: ignore[arg-type]
+        inc = Incoming(
+            chat_id=self.id, telegram_id=self.id, language_code=self.lang, update_id=Person.update_id, **kw
+        )  # type: ignore[arg-type]
         self.last = await self.assistant.handle(inc)
         return self.last
 
@@ -90,7 +92,9 @@ async def _new_customer(p: Person, name: str = "华为技术有限公司", phone
     return p.text
 
 
-async def test_a_stranger_gets_one_refusal_with_their_id_and_nothing_is_stored(db: Database, clock: Clock) -> None:
+async def test_a_stranger_gets_one_refusal_with_their_id_and_nothing_is_stored(
+    db: Database, clock: Clock
+) -> None:
     assistant = await _setup(db, clock)
     stranger = Person(assistant, STRANGER, "en")
     await stranger.command("start")
@@ -168,7 +172,9 @@ async def test_another_command_mid_flow_asks_before_abandoning(db: Database, clo
     assert "未保存" in ann.text
 
 
-async def test_an_unanswered_flow_is_offered_back_then_expires_after_24_hours(db: Database, clock: Clock) -> None:
+async def test_an_unanswered_flow_is_offered_back_then_expires_after_24_hours(
+    db: Database, clock: Clock
+) -> None:
     assistant = await _setup(db, clock)
     ann = Person(assistant, ANN)
     await ann.command("new_customer")

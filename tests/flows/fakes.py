@@ -40,14 +40,25 @@ class FakeServices:
                 reasons.append("name")
             if reasons:
                 visible = c.id not in self.foreign
-                found.append(DupMatch(c.id, c.name, c.owner_name or "", tuple(reasons), visible, c.number if visible else None))
+                found.append(
+                    DupMatch(
+                        c.id,
+                        c.name,
+                        c.owner_name or "",
+                        tuple(reasons),
+                        visible,
+                        c.number if visible else None,
+                    )
+                )
         return found
 
     async def customer(self, customer_id: int) -> CustomerRef | None:
         return next((c for c in self.customers if c.id == customer_id and c.id not in self.foreign), None)
 
     async def search_customers(self, text: str, limit: int = 8) -> list[CustomerRef]:
-        return [c for c in self.customers if c.id not in self.foreign and (text in c.name or text == c.number)][:limit]
+        return [
+            c for c in self.customers if c.id not in self.foreign and (text in c.name or text == c.number)
+        ][:limit]
 
     async def recent_customers(self, limit: int = 6) -> list[CustomerRef]:
         return [c for c in self.customers if c.id not in self.foreign][:limit]
@@ -59,7 +70,9 @@ class FakeServices:
     async def current_values(self, entity: str, entity_id: int) -> dict[str, Any] | None:
         return None
 
-    async def save(self, flow: str, answers: dict[str, Any], pending: list[str], context: dict[str, Any]) -> Saved:
+    async def save(
+        self, flow: str, answers: dict[str, Any], pending: list[str], context: dict[str, Any]
+    ) -> Saved:
         self.saved.append((flow, answers, pending, context))
         number = f"C20261122{len(self.saved):04d}" if flow == "customer" else None
         return Saved(flow, len(self.saved), number)

@@ -178,7 +178,9 @@ async def test_duplicates_visible_one_can_be_opened_foreign_one_shows_only_name_
 
 
 async def test_it_is_a_different_customer_goes_on_and_is_not_asked_again() -> None:
-    services = FakeServices(customers=[CustomerRef(1, "C1", "华为技术有限公司", owner_name="我")], phones={1: "+8613812345678"})
+    services = FakeServices(
+        customers=[CustomerRef(1, "C1", "华为技术有限公司", owner_name="我")], phones={1: "+8613812345678"}
+    )
     d = Driver(services)
     await d.start("customer")
     await d.press("p:enterprise")
@@ -250,7 +252,9 @@ async def test_followup_flow_with_dates_contacts_and_confirmation() -> None:
 
 async def test_next_time_in_the_past_is_refused_and_retype_works() -> None:
     d = Driver(FakeServices(customers=_customers()))
-    await d.start("followup", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}})
+    await d.start(
+        "followup", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}}
+    )
     assert d.step == "occurred_on"
     await d.press("q:今天")
     await d.press("p:phone")
@@ -271,7 +275,9 @@ async def test_next_time_in_the_past_is_refused_and_retype_works() -> None:
 
 async def test_customer_picked_from_a_card_is_fixed_and_back_does_not_reopen_it() -> None:
     d = Driver(FakeServices(customers=_customers()))
-    await d.start("contact", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}})
+    await d.start(
+        "contact", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}}
+    )
     assert d.step == "name"
     await d.text("王芳")
     await d.press("back")
@@ -281,7 +287,9 @@ async def test_customer_picked_from_a_card_is_fixed_and_back_does_not_reopen_it(
 
 async def test_a_shared_contact_card_fills_name_and_phone() -> None:
     d = Driver(FakeServices(customers=_customers()))
-    await d.start("contact", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}})
+    await d.start(
+        "contact", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}}
+    )
     await d.send(Input(kind="contact", first_name="芳", last_name="王", phone="+86 139 1234 5678"))
     assert d.state.answers["name"] == "王芳"  # type: ignore[union-attr]
     assert d.state.answers["phone"] == "+8613912345678"  # type: ignore[union-attr]
