@@ -214,30 +214,42 @@ async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
 
 
+def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> TelegramFrontend:
+    """Wire the front end's handlers to an Application, once."""
+    frontend = TelegramFrontend(runtime.assistant)
+    frontend.register(app)
+    frontend.bind(app)
+    app.bot_data["frontend"] = frontend
+    app.bot_data["runtime"] = runtime
+    return frontend
+
+
+async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """What a starting bot does before taking updates: warm the date parser, publish the command menu."""
+    from flows.dates import warm_up
+
+    warm_up()
+    await set_commands(app)
+    log.info("bot started")
+
+
 def build_application(
     settings: Settings, runtime: Runtime | None = None, **builder_options: Any
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The real Application; `runtime` given (tests) or opened in post_init (production) on PTB's loop."""
+    """The real Application. Given a runtime (tests), handlers are attached now; else post_init opens one."""
     assert settings.bot_token is not None
-    holder: dict[str, Runtime] = {}
+    owned: list[Runtime] = []
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        rt = runtime or await open_runtime(settings)
-        holder["rt"] = rt
-        frontend = TelegramFrontend(rt.assistant)
-        frontend.register(app)
-        frontend.bind(app)
-        app.bot_data["frontend"] = frontend
-        app.bot_data["runtime"] = rt
-        from flows.dates import warm_up
-
-        warm_up()
-        await set_commands(app)
-        log.info("bot started")
+        if "frontend" not in app.bot_data:
+            rt = await open_runtime(settings)  # on PTB's own event loop
+            owned.append(rt)
+            attach(app, rt)
+        await on_start(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        if runtime is None and "rt" in holder:
-            await holder["rt"].close()
+        for rt in owned:
+            await rt.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
@@ -250,7 +262,10 @@ def build_application(
     )
     for name, value in builder_options.items():
         builder = getattr(builder, name)(value)
-    return builder.build()
+    app = builder.build()
+    if runtime is not None:
+        attach(app, runtime)
+    return app
 
 
 def run_polling(settings: Settings) -> int:
