@@ -290,3 +290,47 @@ async def test_stale_flow_button_after_the_flow_ended(db: Database, clock: Clock
     await ann.command("cancel")
     await ann.data(button_data(1, "p:individual"))
     assert "已经结束" in ann.text
+
+
+async def test_my_customers_are_paged(db: Database, clock: Clock) -> None:
+    assistant = await _setup(db, clock)
+    async with db.sessions.begin() as s:
+        ann = await repo.user_by_telegram(s, ANN)
+        assert ann is not None
+        for i in range(11):
+            await repo.create_customer(
+                s, ann, {"kind": "individual", "name": f"客户{i:02d}"}, [], clock(), dt.date(2026, 11, 22)
+            )
+    p = Person(assistant, ANN)
+    await p.command("my")
+    assert "第 1/2 页,共 11 个" in p.text and len([x for x in p.labels if x.startswith("客户")]) == 8
+    await p.tap("下一页")
+    assert p.last is not None and p.last.replies[0].edit  # the list message is edited in place
+    assert "第 2/2 页" in p.text and "客户10" in p.labels and "上一页 ◀️" not in p.labels
+
+
+async def test_a_contact_is_edited_from_the_card_and_marked_as_left(db: Database, clock: Clock) -> None:
+    assistant = await _setup(db, clock)
+    ann = Person(assistant, ANN)
+    await _new_customer(ann)
+    await ann.tap("添加联系人")
+    await ann.say("王芳")
+    for label in ("跳过", "稍后补充", "稍后补充", "稍后补充", "跳过", "跳过", "跳过", "跳过"):
+        await ann.tap(label)
+    await ann.tap("保存")
+    await ann.tap("修改 王芳")
+    await ann.tap("在职")
+    await ann.tap("已离职")
+    await ann.say("已跳槽")
+    await ann.tap("保存")
+    assert "(已离职)" in ann.text
+    async with db.sessions() as s:
+        contact = (await s.execute(select(Contact))).scalar_one()
+        change = (await s.execute(select(Change))).scalar_one()
+        assert contact.active is False
+        assert (change.entity, change.field, change.old_value, change.new_value) == (
+            "contact",
+            "active",
+            "yes",
+            "no",
+        )
