@@ -28,7 +28,12 @@ async def _users(db: Database) -> dict[str, User]:
 
 
 def _answers(**kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"kind": "enterprise", "name": "华为技术有限公司", "status": "potential", "source": "referral"}
+    base: dict[str, Any] = {
+        "kind": "enterprise",
+        "name": "华为技术有限公司",
+        "status": "potential",
+        "source": "referral",
+    }
     return base | kw
 
 
@@ -55,9 +60,13 @@ async def test_concurrent_saves_get_distinct_numbers(db: Database) -> None:
     assert numbers == [f"C20261122{i:04d}" for i in range(1, 9)]
 
 
-async def test_duplicates_are_found_among_all_customers_but_foreign_ones_say_only_name_and_owner(db: Database) -> None:
+async def test_duplicates_are_found_among_all_customers_but_foreign_ones_say_only_name_and_owner(
+    db: Database,
+) -> None:
     users = await _users(db)
-    await _customer(db, users["bob"], credit_code="91440300708461136T", phone="+8613812345678", email="a@huawei.com")
+    await _customer(
+        db, users["bob"], credit_code="91440300708461136T", phone="+8613812345678", email="a@huawei.com"
+    )
     mine = await _customer(db, users["ann"], name="阿里巴巴集团控股有限公司", email="x@alibaba.com")
     async with db.sessions.begin() as s:
         ann = await s.get(User, users["ann"].id)
