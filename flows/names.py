@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 _CN_SUFFIXES = (
     "股份有限公司",
@@ -62,11 +62,27 @@ def core_name(name: str) -> str:
     return _PUNCT.sub("", s)
 
 
+def score_keys(a: str, b: str) -> float:
+    """0-100 between two core names (already passed through core_name)."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 100.0
+    return float(max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)))
+
+
+def best_matches(name: str, keys: dict[int, str], cutoff: float, limit: int = 10) -> list[tuple[int, float]]:
+    """(id, score) of the stored core names most like `name`, best first; C-speed over many rows."""
+    probe = core_name(name)
+    if not probe:
+        return []
+    best: dict[int, float] = {}
+    for scorer in (fuzz.ratio, fuzz.token_sort_ratio):  # the same two as score_keys, in native code
+        for _, score, key in process.extract(probe, keys, scorer=scorer, score_cutoff=cutoff, limit=limit):
+            best[int(key)] = max(best.get(int(key), 0.0), float(score))
+    return sorted(best.items(), key=lambda kv: -kv[1])[:limit]
+
+
 def similarity(a: str, b: str) -> float:
     """0-100: how alike two names are once suffixes and places are gone."""
-    ca, cb = core_name(a), core_name(b)
-    if not ca or not cb:
-        return 0.0
-    if ca == cb:
-        return 100.0
-    return float(max(fuzz.ratio(ca, cb), fuzz.token_sort_ratio(ca, cb)))
+    return score_keys(core_name(a), core_name(b))

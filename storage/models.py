@@ -84,6 +84,7 @@ class Customer(Base):
     number: Mapped[str] = mapped_column(String(16), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200), index=True)
+    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")  # flows.names.core_name
     credit_code: Mapped[str | None] = mapped_column(String(18), index=True)
     status: Mapped[str | None] = mapped_column(String(16))
     industry: Mapped[str | None] = mapped_column(String(32))

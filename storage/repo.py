@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.names import core_name, similarity
+from flows.names import best_matches, core_name
 from flows.ports import DupMatch, DupProbe
 from flows.refs import ContactRef, CustomerRef
 from storage.models import (
@@ -162,6 +162,7 @@ async def create_customer(
         tags=answers.get("tags") or [],
         **{k: answers.get(k) for k in CUSTOMER_FIELDS if k != "tags"},
     )
+    customer.name_key = core_name(customer.name)
     if customer.kind == "individual":
         customer.credit_code = None
     _set_address(customer, answers.get("address"))
@@ -211,11 +212,9 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
         for cid in via_contacts.scalars():
             hit(cid, why)
     if probe.name and core_name(probe.name):
-        names = await session.execute(select(Customer.id, Customer.name).where(live))
-        for cid, name in names.all():
-            score = similarity(probe.name, name)
-            if score >= NAME_SIMILARITY:
-                hit(cid, "name", score)
+        keys = dict((await session.execute(select(Customer.id, Customer.name_key).where(live))).all())
+        for cid, score in best_matches(probe.name, keys, NAME_SIMILARITY):
+            hit(cid, "name", score)
     if not reasons:
         return []
     owners = await team_ids(session, user)
@@ -286,11 +285,15 @@ async def search_customers(session: AsyncSession, user: User, text: str, limit: 
     found = list((await session.execute(query)).scalars().all())
     if len(found) < limit and len(core_name(needle)) >= 2:
         seen = {c.id for c in found}
-        rows = (await session.execute(_visible(select(Customer), owners))).scalars().all()
-        fuzzy = sorted(
-            ((similarity(needle, c.name), c) for c in rows if c.id not in seen), key=lambda sc: -sc[0]
-        )
-        found += [c for score, c in fuzzy if score >= 75][: limit - len(found)]
+        keys_query = _visible(select(Customer.id, Customer.name_key), owners)
+        keys = {cid: key for cid, key in (await session.execute(keys_query)).all() if cid not in seen}
+        ids = [cid for cid, _ in best_matches(needle, keys, 75, limit - len(found))]
+        if ids:
+            extra = {
+                c.id: c
+                for c in (await session.execute(select(Customer).where(Customer.id.in_(ids)))).scalars()
+            }
+            found += [extra[i] for i in ids if i in extra]
     return found
 
 
@@ -481,6 +484,8 @@ async def apply_edit(
         old = _plain(getattr(record, field))
         setattr(record, field, value)
         new = _plain(value)
+        if field == "name" and isinstance(record, Customer):
+            record.name_key = core_name(str(value))
     if pending:
         record.pending = sorted({*record.pending, field})
         record.pending_since = record.pending_since or now

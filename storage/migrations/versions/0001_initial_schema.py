@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:08:19.430965
+Create Date: 2026-11-22 22:15:14.359673
 """
 
 from collections.abc import Sequence
@@ -109,6 +109,7 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("name_key", sa.String(length=200), nullable=False),
         sa.Column("credit_code", sa.String(length=18), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=True),
         sa.Column("industry", sa.String(length=32), nullable=True),
@@ -156,6 +157,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_customers_credit_code"), ["credit_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_email"), ["email"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_name"), ["name"], unique=False)
+        batch_op.create_index(batch_op.f("ix_customers_name_key"), ["name_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_owner_id"), ["owner_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_phone"), ["phone"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_province"), ["province"], unique=False)
@@ -314,6 +316,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customers_province"))
         batch_op.drop_index(batch_op.f("ix_customers_phone"))
         batch_op.drop_index(batch_op.f("ix_customers_owner_id"))
+        batch_op.drop_index(batch_op.f("ix_customers_name_key"))
         batch_op.drop_index(batch_op.f("ix_customers_name"))
         batch_op.drop_index(batch_op.f("ix_customers_email"))
         batch_op.drop_index(batch_op.f("ix_customers_credit_code"))
