@@ -581,7 +581,7 @@ class Engine:
                     label += t(lang, "flow.default_suffix")
                 buttons.append(Button(label, button_data(state.seq, f"p:{option.code}")))
             rows.extend(_grid(buttons, 2 if len(buttons) > 3 else 1))
-        elif step.kind in ("pick", "customer") and state.options:
+        elif state.options:  # a pick list, search results, or the readings of an ambiguous answer
             rows.extend(self._option_rows(state))
         if step.quick is not None:
             quick = [

@@ -120,6 +120,9 @@ def PastDate(name: str = "occurred_on", **kw: Any) -> Step:
         try:
             when = understand_when(text, now=env.services.now(), past=True)
         except Ambiguous as amb:
+            days = {w.at.date() for w in amb.options if isinstance(w, When)}
+            if len(days) == 1:  # "昨天3点": am or pm, it is the same day, and only the day is kept
+                return days.pop().isoformat()
             raise _readings(amb, env.lang, day_only=True) from None
         return when.at.date().isoformat()
 

@@ -314,3 +314,33 @@ async def test_resume_shows_the_same_question_again(lang: str) -> None:
     again = await d.engine.resume(d.state, d.services)
     assert again.state is not None and again.state.step == "name"
     assert again.replies[-1].text.startswith("(2/")
+
+
+async def test_an_interaction_date_ambiguous_only_in_the_hour_is_not_asked() -> None:
+    d = Driver(FakeServices(customers=_customers()))
+    await d.start(
+        "followup", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}}
+    )
+    await d.text("昨天3点")
+    assert d.state.answers["occurred_on"] == "2026-11-21"  # type: ignore[union-attr]
+    assert d.step == "mode"
+
+
+async def test_an_ambiguous_next_time_offers_both_readings_as_buttons() -> None:
+    d = Driver(FakeServices(customers=_customers()))
+    await d.start(
+        "followup", prefill={"customer": {"id": 7, "name": "华为技术有限公司", "number": "C202611010007"}}
+    )
+    await d.press("q:今天")
+    await d.press("p:phone")
+    await d.press("skip")
+    await d.text("电话沟通了下一阶段的合作方式,对方同意下个月安排一次技术交流会。")
+    await d.press("later")
+    await d.text("明天3点")
+    assert d.step == "next_at" and "❗" in d.text_out
+    labels = [label for label in d.buttons().values() if "11月23日" in label]
+    assert len(labels) == 2 and any("15:00" in x for x in labels) and any("03:00" in x for x in labels)
+    await d.press_label("15:00")
+    assert d.phase == "confirm"
+    await d.press("ok")
+    assert d.state.answers["next_at"]["at"].startswith("2026-11-23T15:00")  # type: ignore[union-attr]

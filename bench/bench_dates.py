@@ -1,0 +1,164 @@
+"""Benchmark of flows.dates (issue 3): first-call cost and per-phrase p50/p99 after start-up.
+
+Not a test: timings depend on the machine. Targets: p99 under 2 ms per phrase after warm_up(),
+and no multi-second first call. Run: .venv/bin/python bench/bench_dates.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flows.dates import find_when, understand_when, warm_up  # noqa: E402
+from flows.errors import Invalid  # noqa: E402
+
+NOW = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+PHRASES: list[tuple[str, bool]] = [
+    ("下周二下午两点", False),
+    ("明天上午10点", False),
+    ("后天下午3点", False),
+    ("本周五下午4点", False),
+    ("下周一", False),
+    ("3天后", False),
+    ("三天后下午两点半", False),
+    ("半小时后", False),
+    ("一个月后", False),
+    ("12月3号", False),
+    ("下个月15号", False),
+    ("明年1月10号", False),
+    ("下周二 14:00", False),
+    ("明天10am", False),
+    ("今晚", False),
+    ("１４：００", False),
+    ("明天3点", False),
+    ("2月30日", False),
+    ("下周八", False),
+    ("3月", False),
+    ("昨天", True),
+    ("上周五", True),
+    ("3天前", True),
+    ("next Tuesday 2pm", False),
+    ("Friday 10:00", False),
+    ("tomorrow at noon", False),
+    ("in 3 days at 10am", False),
+    ("in 2 hours", False),
+    ("December 3rd at 4:30pm", False),
+    ("3 Dec 2026", False),
+    ("12/3", False),
+    ("2pm", True),
+    ("last Friday", True),
+    ("3 days ago", True),
+    ("2 weeks from tomorrow", False),  # the dateparser fallback (FALLBACK below)
+    ("hello there", False),  # unknown, after trying the fallback
+    ("随便写点什么", False),
+    ("x" * 80, False),
+]
+FALLBACK = {"2 weeks from tomorrow"}
+NOTE = "刚和华为张总通了电话,他们要报价单,下周二下午两点再跟进。Visited Acme, follow up Friday 10am"
+
+FIRST_CALL = """
+import time, datetime as dt
+from zoneinfo import ZoneInfo
+t0 = time.perf_counter()
+from flows.dates import understand_when, warm_up
+t1 = time.perf_counter()
+if {warm}:
+    warm_up()
+t2 = time.perf_counter()
+now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+understand_when("下周二下午两点", now=now)
+t3 = time.perf_counter()
+try:
+    understand_when("2 weeks from tomorrow", now=now)
+except Exception:
+    pass
+t4 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+"""
+
+
+def _fresh(warm: bool) -> list[float]:
+    """Timings from a new interpreter, so that nothing is cached yet."""
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL.format(warm=warm)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [float(x) * 1000 for x in out.split()]
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _time(fn: object, runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and thread-CPU milliseconds per call; CPU time leaves out waiting for a busy machine."""
+    assert callable(fn)
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
+        with contextlib.suppress(Invalid):
+            fn()
+        cpu.append((time.thread_time_ns() - start_cpu) / 1e6)
+        wall.append((time.perf_counter_ns() - start) / 1e6)
+    return wall, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=300, help="calls per phrase (default 300)")
+    runs = parser.parse_args().runs
+
+    cold = _fresh(False)
+    warm = _fresh(True)
+    print("start-up (fresh interpreter, ms)")
+    print(f"  import flows.dates                     {cold[0]:8.1f}")
+    print(f"  first call, no warm_up: 下周二下午两点   {cold[2]:8.1f}")
+    print(f"  first dateparser fallback, no warm_up  {cold[3]:8.1f}")
+    print(f"  warm_up()                              {warm[1]:8.1f}")
+    print(f"  first call after warm_up               {warm[2]:8.1f}")
+    print(f"  first fallback after warm_up           {warm[3]:8.1f}")
+
+    warm_up()
+    print(f"\nper phrase after warm_up, {runs} calls each (ms; load average {os.getloadavg()[0]:.1f})")
+    print(f"  {'phrase':<34} {'p50':>7} {'p99':>7} {'cpu p50':>8} {'cpu p99':>8}")
+    all_wall: list[float] = []
+    all_cpu: list[float] = []
+    worst_wall = worst_cpu = 0.0
+    for phrase, past in PHRASES:
+        wall, cpu = _time(lambda p=phrase, b=past: understand_when(p, now=NOW, past=b), runs)
+        (w50, w99), (c50, c99) = _percentiles(wall), _percentiles(cpu)
+        if phrase not in FALLBACK:
+            all_wall += wall
+            all_cpu += cpu
+            worst_wall, worst_cpu = max(worst_wall, w99), max(worst_cpu, c99)
+        label = (phrase if len(phrase) <= 30 else phrase[:27] + "...") + (" (past)" if past else "")
+        label += " [dateparser]" if phrase in FALLBACK else ""
+        print(f"  {label:<34} {w50:7.3f} {w99:7.3f} {c50:8.3f} {c99:8.3f}")
+    wall, cpu = _time(lambda: find_when(NOTE, now=NOW), runs)
+    (w50, w99), (c50, c99) = _percentiles(wall), _percentiles(cpu)
+    print(f"  {'find_when on a 75-char note':<34} {w50:7.3f} {w99:7.3f} {c50:8.3f} {c99:8.3f}")
+    (w50, w99), (c50, c99) = _percentiles(all_wall), _percentiles(all_cpu)
+    print("\nphrases read by the project's rules (all but [dateparser]):")
+    print(f"all calls (ms): wall p50 {w50:.3f}, p99 {w99:.3f}; cpu p50 {c50:.3f}, p99 {c99:.3f}")
+    print(f"worst phrase p99: wall {worst_wall:.3f} ms, cpu {worst_cpu:.3f} ms")
+    print("target p99 < 2 ms per phrase (cpu):", "met" if worst_cpu < 2.0 else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,880 @@
+"""Dates and times typed in a hurry, in Chinese or English, read relative to the user's "now".
+
+dateparser alone misses most Chinese relative phrases (下周二下午两点, 明天上午10点) and is slow to
+start, so the project's own rules come first: the text is normalised (full-width forms, case,
+traditional characters, Chinese numerals), cut into tokens (a day, a weekday, a period such as
+下午, a clock time, an offset such as 3天后), and the tokens are combined under explicit rules.
+What the rules do not cover falls back to dateparser, restricted to English and given the user's
+"now" and zone. Anything unclear is refused with a reason or offered as a choice; never guessed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from flows import dates_en as en
+from flows import dates_zh as zh
+from flows.errors import Ambiguous, Invalid
+
+__all__ = ["FoundWhen", "When", "find_when", "format_date", "format_when", "understand_when", "warm_up"]
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment the user meant; `has_time` is False when only a day was given and a default hour used."""
+
+    at: dt.datetime
+    has_time: bool
+
+
+@dataclass(frozen=True)
+class FoundWhen:
+    """A date phrase found inside a longer note, with its span in the original text."""
+
+    when: When
+    start: int
+    end: int
+
+
+# Longer answers than this are not a date typed on a phone; refusing early keeps junk cheap.
+_MAX_ANSWER = 80
+# Notes are scanned up to this many characters (a Telegram message is at most 4096).
+_MAX_NOTE = 4096
+# Further than this from now is a typo, not a follow-up plan or an interaction.
+_MAX_DAYS = 3660
+_DIRECTION_KEYS = frozenset({"date.time_passed", "date.need_time", "date.in_past", "date.in_future"})
+
+_ZH_WEEKDAYS = "一二三四五六日"
+_EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EN_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _is_zh(lang: str) -> bool:
+    return lang.lower().startswith("zh")
+
+
+def format_date(d: dt.date, lang: str, *, today: dt.date | None = None) -> str:
+    """A day as the user reads it: "11月22日 周日" / "Sun 22 Nov"; the year only when not this year.
+
+    `today` fixes what "this year" is (tests, or the caller's own now); default: the system date.
+    """
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    ref = today or dt.date.today()
+    show_year = d.year != ref.year
+    if _is_zh(lang):
+        year = f"{d.year}年" if show_year else ""
+        return f"{year}{d.month}月{d.day}日 周{_ZH_WEEKDAYS[d.weekday()]}"
+    year = f" {d.year}" if show_year else ""
+    return f"{_EN_WEEKDAYS[d.weekday()]} {d.day} {_EN_MONTHS[d.month - 1]}{year}"
+
+
+def format_when(when: When | dt.datetime, lang: str, *, today: dt.date | None = None) -> str:
+    """The absolute time echoed back for confirmation: "11月24日 周二 14:00" / "Tue 24 Nov 14:00".
+
+    Shown in the value's own zone, which understand_when makes the user's. "This year" is that of
+    `today`, or of the current date in the value's zone.
+    """
+    at = when.at if isinstance(when, When) else when
+    ref = today or dt.datetime.now(at.tzinfo).date()
+    return f"{format_date(at.date(), lang, today=ref)} {at:%H:%M}"
+
+
+def _when_params(at: dt.datetime, today: dt.date) -> dict[str, str]:
+    """Error parameters naming a moment in both languages, since the adapter picks the language."""
+    return {"when_zh": format_when(at, "zh", today=today), "when_en": format_when(at, "en", today=today)}
+
+
+def _date_params(year: int | None, month: int, day: int) -> dict[str, Any]:
+    """How an impossible date is named back in both languages ("2月30日" / "30 Feb")."""
+    month_en = _EN_MONTHS[month - 1] if 1 <= month <= 12 else f"month {month}"
+    zh_year = f"{year}年" if year else ""
+    en_year = f" {year}" if year else ""
+    return {"date_zh": f"{zh_year}{month}月{day}日", "date_en": f"{day} {month_en}{en_year}"}
+
+
+# ---------------------------------------------------------------- normalisation
+
+_WEEKDAY_NUMERALS = frozenset("一二三四五六七")
+
+
+@dataclass(frozen=True)
+class _Norm:
+    """Normalised text and, per character, the span of original text it came from."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    from_numerals: frozenset[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        return self.starts[start], self.ends[end - 1]
+
+
+def _normalise(text: str) -> _Norm:
+    """NFKC (full-width digits, letters, colons), lower case, simplified characters, ASCII numerals.
+
+    A Chinese numeral run directly followed by a digit gets a space, so that 周一10点 does not
+    become 周110点; after 周/星期/礼拜 one numeral is the weekday, so 周一十点 is 周1 10点.
+    """
+    chars: list[tuple[str, int, int]] = []
+    for i, ch in enumerate(text):
+        piece = ch if ch.isascii() else unicodedata.normalize("NFKC", ch)
+        piece = piece.lower().translate(zh.TRADITIONAL)
+        for c in piece:
+            chars.append((" " if c.isspace() else c, i, i + 1))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    numerals: set[int] = set()
+    i = 0
+    while i < len(chars):
+        c, s, e = chars[i]
+        if c not in zh.NUMERAL_CHARS:
+            out.append(c)
+            starts.append(s)
+            ends.append(e)
+            i += 1
+            continue
+        j = i + 1
+        after_week = "".join(out[-2:]).endswith(("周", "星期", "礼拜"))
+        if not (after_week and c in _WEEKDAY_NUMERALS):  # 周一十点: 一 is the weekday, 十 the hour
+            while j < len(chars) and chars[j][0] in zh.NUMERAL_CHARS:
+                j += 1
+        run = "".join(ch for ch, _, _ in chars[i:j])
+        value = zh.numeral_value(run)
+        if value is None:
+            for ch, s2, e2 in chars[i:j]:
+                out.append(ch)
+                starts.append(s2)
+                ends.append(e2)
+        else:
+            for digit in value:
+                numerals.add(len(out))
+                out.append(digit)
+                starts.append(s)
+                ends.append(chars[j - 1][2])
+            if j < len(chars) and (chars[j][0].isdigit() or chars[j][0] in zh.NUMERAL_CHARS):
+                out.append(" ")
+                starts.append(chars[j][1])
+                ends.append(chars[j][1])
+        i = j
+    return _Norm("".join(out), tuple(starts), tuple(ends), frozenset(numerals))
+
+
+# ---------------------------------------------------------------- tokens
+
+DayKind = Literal["rel", "weekday", "abs", "monthday", "offset", "numeric", "need", "now"]
+
+
+@dataclass(frozen=True)
+class _Day:
+    """What a token says about the day. Fields used depend on `kind`."""
+
+    kind: DayKind
+    n: int = 0  # rel: days from today; offset: signed amount of `unit`
+    unit: str = ""  # offset: minute / day / month
+    weekday: int = 0  # 0 = Monday
+    mode: str = ""  # weekday: bare / week / this / last
+    shift: int = 0  # weekday mode "week": weeks from this one; monthday: months from this one
+    year: int | None = None
+    year_shift: int | None = None
+    month: int = 0
+    day: int = 0
+    b: int = 0  # numeric: the second number of a/b
+
+
+@dataclass(frozen=True)
+class _Time:
+    """A clock time as typed; `bare` marks 1-6 o'clock without am/pm/上午/下午 (could be either)."""
+
+    hour: int
+    minute: int
+    ampm: str | None = None
+    bare: bool = False
+    midnight: bool = False
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int
+    end: int
+    day: _Day | None = None
+    period: str | None = None
+    time: _Time | None = None
+    week: int | None = None  # English "next week" waiting for a weekday
+    weak: bool = False  # on its own in a note, probably not a date (便宜一点, 3号楼, "sat down")
+    error: Invalid | None = None
+
+
+_PATTERNS = en.PATTERNS[:8] + zh.PATTERNS[:4] + en.PATTERNS[8:] + zh.PATTERNS[4:]
+# Every token starts with one of these characters (an English word only at a word start); checking
+# that first makes scanning a note several times faster than trying each pattern at each position.
+_TOKEN_START = (
+    r"(?=[\d@大后前今明昨下上本这次周星礼凌清早中午傍晚夜现刚此半去]|(?<![a-z])[acdefijlmnoprstwy])"
+)
+_TOKEN_RE = re.compile(
+    _TOKEN_START + "(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS) + ")"
+)
+
+
+def _words(words: Iterable[str]) -> str:
+    parts = []
+    for w in sorted(words, key=len, reverse=True):
+        body = re.escape(w).replace(r"\ ", r"\s*")
+        parts.append(rf"(?<![a-z]){body}(?![a-z])" if w.isascii() else body)
+    return "|".join(parts)
+
+
+_PUNCT = r"[\s,，、.。;；:：!！?？~～\-–—()（）\[\]【】\"'“”‘’/@]"
+_WORD_RE = re.compile(r"[a-z]{2}")
+_FILLER_RE = re.compile(rf"(?:{_PUNCT}|{_words(en.FILLERS + zh.FILLERS)})*")
+_JOIN_RE = re.compile(rf"(?:[\s,，、]|{_words(('at', 'on', 'the', 'of', '@', '的', '在', '于'))})*")
+_COMMA_RE = re.compile(r"[,，、]")
+# dateparser costs 0.5-2 ms a call, so it only sees text with at least one date-like English word.
+_DATEISH_RE = re.compile(
+    r"(?<![a-z])(?:\d+(?:st|nd|rd|th)?|[a-z]*day|week|fortnight|month|year|hour|minute|noon|night|morning|"
+    r"evening|tomorrow|tonight|ago|next|last|from|now|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+)
+_CJK_RE = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
+_NUMERIC_DATE_RE = re.compile(r"(?<![\d./-])\d{1,2}\s*[./-]\s*\d{1,2}(?!\d)")
+_ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value else 0
+
+
+def _en_number(word: str) -> int:
+    word = re.sub(r"\s+", " ", word)
+    if word.isdigit():
+        return int(word)
+    return en.NUMBER_WORDS[word]
+
+
+def _bad_time(hour: int, minute: int) -> Invalid:
+    return Invalid("date.bad_time", time=f"{hour}:{minute:02d}")
+
+
+def _clock(hour: int, minute: int, *, ampm: str | None = None, bare: bool = False) -> _Time | Invalid:
+    """A clock time, or the reason it is not one (25:00, 10:75, 13pm)."""
+    if minute > 59 or (ampm is not None and not 1 <= hour <= 12) or hour > 23:
+        return _bad_time(hour, minute)
+    return _Time(hour, minute, ampm=ampm, bare=bare and 1 <= hour <= 6)
+
+
+def _time_token(start: int, end: int, clock: _Time | Invalid, weak: bool = False) -> _Tok:
+    if isinstance(clock, Invalid):
+        return _Tok(start, end, error=clock, weak=True)  # "比分25:00" in a note is no date
+    return _Tok(start, end, time=clock, weak=weak)
+
+
+def _weekday_token(start: int, end: int, weekday: int, mode: str, shift: int = 0, weak: bool = False) -> _Tok:
+    if not 0 <= weekday <= 6:
+        return _Tok(start, end, error=Invalid("date.bad_weekday"))
+    return _Tok(start, end, day=_Day("weekday", weekday=weekday, mode=mode, shift=shift), weak=weak)
+
+
+def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
+    """Turn one regex match into what it says; lexical impossibilities become an error token."""
+    kind = m.lastgroup or ""
+    g = m.group
+    s, e = m.start(), m.end()
+    need = _Tok(s, e, day=_Day("need"), weak=True)
+    if kind == "en_iso":
+        return _Tok(
+            s, e, day=_Day("abs", year=int(g("en_iso_y")), month=int(g("en_iso_m")), day=int(g("en_iso_d")))
+        )
+    if kind == "en_num":
+        year = g("en_num_y")
+        num_year = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+        return _Tok(
+            s,
+            e,
+            day=_Day("numeric", year=num_year, month=int(g("en_num_a")), b=int(g("en_num_b"))),
+            weak=True,
+        )
+    if kind in ("en_mdy", "en_dmy"):
+        p = kind
+        year = g(f"{p}_y")
+        return _Tok(
+            s,
+            e,
+            day=_Day(
+                "abs", year=int(year) if year else None, month=en.MONTHS[g(f"{p}_mon")], day=int(g(f"{p}_d"))
+            ),
+        )
+    if kind in ("en_month", "en_later", "zh_year"):
+        return need
+    if kind == "en_ord":
+        return _Tok(s, e, day=_Day("monthday", day=int(g("en_ord_d"))), weak=True)
+    if kind in ("en_in", "en_ago"):
+        p = kind
+        word = re.sub(r"\s+", " ", g(f"{p}_n"))
+        unit_word = g(f"{p}_unit")
+        unit, mult = next(v for k, v in en.UNITS.items() if unit_word.startswith(k))
+        sign = -1 if kind == "en_ago" and g("en_ago_dir") in ("ago", "before") else 1
+        if word.startswith("half") or word.endswith("half"):
+            if unit != "minute" or mult != 60:
+                return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
+            return _Tok(s, e, day=_Day("offset", n=30 * sign, unit="minute"))
+        return _Tok(s, e, day=_Day("offset", n=_en_number(word) * mult * sign, unit=unit))
+    if kind == "en_rel":
+        word = re.sub(r"\s+", " ", g("en_rel_w")).removeprefix("the ")
+        if word == "day after tomorrow":
+            return _Tok(s, e, day=_Day("rel", n=2))
+        if word == "day before yesterday":
+            return _Tok(s, e, day=_Day("rel", n=-2))
+        n, period = en.REL_DAYS[word]
+        return _Tok(s, e, day=_Day("rel", n=n), period=period)
+    if kind == "en_week":
+        mod = g("en_week_mod")
+        shift = 2 if mod is None else {"this": 0, "next": 1, "last": -1, "previous": -1}[mod]
+        return _Tok(s, e, week=shift, weak=True)
+    if kind == "en_wd":
+        mod = g("en_wd_mod")
+        name = g("en_wd_w")
+        mode = "bare" if mod is None else en.WEEKDAY_MODS[re.sub(r"\s+", " ", mod)]
+        if mode == "next":
+            return _weekday_token(s, e, en.WEEKDAYS[name], "week", 1)
+        return _weekday_token(s, e, en.WEEKDAYS[name], mode, weak=mod is None and name in en.WEAK_WEEKDAYS)
+    if kind == "en_ap":
+        ampm = "pm" if g("en_ap_ap").startswith("p") else "am"
+        return _time_token(s, e, _clock(int(g("en_ap_h")), _int(g("en_ap_m")), ampm=ampm))
+    if kind == "en_col":
+        h = g("en_col_h")
+        return _time_token(s, e, _clock(int(h), int(g("en_col_m")), bare=not h.startswith("0")))
+    if kind == "en_oclock":
+        return _time_token(s, e, _clock(int(g("en_oc_h")), 0, bare=True))
+    if kind == "en_at":
+        return _time_token(s, e, _clock(int(g("en_at_h")), 0, bare=True), weak=True)
+    if kind == "en_word":
+        if g("en_word_w") == "midnight":
+            return _Tok(s, e, time=_Time(0, 0, midnight=True))
+        return _Tok(s, e, time=_Time(12, 0, ampm="pm"))
+    if kind == "en_period":
+        return _Tok(s, e, period=en.PERIODS[g("en_period_w")], weak=True)
+    if kind in ("en_now", "zh_now"):
+        return _Tok(s, e, day=_Day("now"), weak=True)
+    if kind == "zh_ymd":
+        y, yr, mon, mr, d = g("zh_ymd_y"), g("zh_ymd_yr"), g("zh_ymd_m"), g("zh_ymd_mr"), g("zh_ymd_d")
+        if d is None:
+            return need
+        if mr is not None:
+            if y or yr:
+                return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
+            return _Tok(s, e, day=_Day("monthday", shift=zh.MONTH_SHIFTS[mr], day=int(d)))
+        return _Tok(
+            s,
+            e,
+            day=_Day(
+                "abs",
+                year=int(y) if y else None,
+                year_shift=zh.YEAR_SHIFTS[yr] if yr else None,
+                month=int(mon),
+                day=int(d),
+            ),
+        )
+    if kind == "zh_offset":
+        n_text = g("zh_off_n")
+        unit, mult = zh.OFFSET_UNITS[g("zh_off_unit")]
+        if unit == "month" and mult == 1 and "个" not in m.group(0):
+            return _Tok(s, e, error=Invalid("date.unknown"), weak=True)  # "3月后" is not "3个月后"
+        half = g("zh_off_half") or g("zh_off_half2")
+        if n_text == "半" and half:
+            return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
+        total = ((0.5 if n_text == "半" else int(n_text)) + (0.5 if half else 0)) * mult
+        if unit == "month" and total != int(total):
+            unit, total = "day", total * 30  # 半个月 = 15 days
+        if total != int(total):
+            return _Tok(s, e, error=Invalid("date.unknown"), weak=True)  # 半天后, 半分钟后
+        sign = 1 if g("zh_off_dir") in zh.AFTER_WORDS else -1
+        return _Tok(s, e, day=_Day("offset", n=int(total) * sign, unit=unit))
+    if kind == "zh_day":
+        return _Tok(s, e, day=_Day("monthday", day=int(g("zh_day_d"))), weak=True)
+    if kind == "zh_rel":
+        n, period = zh.REL_DAYS[g("zh_rel_w")]
+        return _Tok(s, e, day=_Day("rel", n=n), period=period)
+    if kind == "zh_week":
+        wd = g("zh_week_wd")
+        if wd is None or wd == "末":
+            return need
+        mod = g("zh_week_mod")
+        weekday = 6 if wd in "日天" else int(wd) - 1
+        if mod is None:
+            return _weekday_token(s, e, weekday, "bare")
+        return _weekday_token(s, e, weekday, "week", zh.WEEK_SHIFTS[mod])
+    if kind == "zh_period":
+        return _Tok(s, e, period=zh.PERIODS[g("zh_period_w")], weak=True)
+    if kind == "zh_time":
+        h = int(g("zh_time_h"))
+        quarter, half, minute = g("zh_time_q"), g("zh_time_half"), g("zh_time_m")
+        mins = 15 * int(quarter) if quarter else 30 if half else _int(minute)
+        hour_from_numerals = m.start("zh_time_h") in norm.from_numerals
+        return _time_token(s, e, _clock(h, mins, bare=True), weak=hour_from_numerals)
+    raise AssertionError(f"no token rule for {kind}")  # pragma: no cover - every pattern has a rule
+
+
+def _tokens(norm: _Norm) -> list[_Tok]:
+    return [_make_token(m, norm) for m in _TOKEN_RE.finditer(norm.text) if m.end() > m.start()]
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def _slots(tok: _Tok) -> set[str]:
+    """What a token fills in a phrase; two tokens filling the same slot contradict each other."""
+    slots: set[str] = set()
+    if tok.day is not None:
+        slots.add("weekday" if tok.day.kind == "weekday" else "day")
+    if tok.time is not None:
+        slots.add("time")
+    if tok.period is not None:
+        slots.add("period:" + tok.period)
+    if tok.week is not None:
+        slots.add("week")
+    return slots
+
+
+def _compatible(group: Sequence[_Tok], tok: _Tok) -> bool:
+    taken: set[str] = set().union(*(_slots(t) for t in group))
+    new = _slots(tok)
+    if taken & new - {s for s in new if s.startswith("period:")}:
+        return False
+    periods = {s for s in taken | new if s.startswith("period:")}
+    return len(periods) <= 1
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    """Calendar months later (or earlier), keeping the day or the month's last day (31 Jan + 1 → 28 Feb)."""
+    index = d.year * 12 + d.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise Invalid("date.too_far")
+    return dt.date(year, month + 1, min(d.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _make_date(year: int, month: int, day: int) -> dt.date:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        raise Invalid("date.no_such_date", **_date_params(None, month, day))
+    if not 1 <= year <= 9999:
+        raise Invalid("date.too_far")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise Invalid("date.no_such_date", **_date_params(year, month, day)) from None
+
+
+def _guess_year(month: int, day: int, today: dt.date, past: bool) -> int:
+    """The year of a date typed without one: this year unless that is more than a month the wrong way.
+
+    "1月10号" typed in November is next January; "11月20号" typed on 22 November stays this year
+    and is then refused as past, because rolling a fresh typo a whole year on would be a silent guess.
+    """
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        raise Invalid("date.no_such_date", **_date_params(None, month, day))
+    approx = dt.date(today.year, month, min(day, 28))
+    days_wrong_way = (approx - today).days * (1 if past else -1)
+    if (month, day) == (today.month, today.day) or days_wrong_way <= 30:
+        return today.year
+    return today.year + (-1 if past else 1)
+
+
+def _weekday_date(day: _Day, today: dt.date, past: bool) -> dt.date:
+    """Weeks run Monday to Sunday. 下周X/next X = X of next week; a bare weekday = its next
+    occurrence after today (for an interaction date: its most recent one, today included)."""
+    delta_fwd = (day.weekday - today.weekday()) % 7
+    if day.mode == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return monday + dt.timedelta(days=7 * day.shift + day.weekday)
+    if day.mode == "last":
+        return today - dt.timedelta(days=(today.weekday() - day.weekday) % 7 or 7)
+    if past:
+        return today - dt.timedelta(days=(today.weekday() - day.weekday) % 7)
+    if day.mode == "this":
+        return today + dt.timedelta(days=delta_fwd)
+    return today + dt.timedelta(days=delta_fwd or 7)
+
+
+def _dates(day: _Day | None, today: dt.date, past: bool) -> list[dt.date | Invalid]:
+    """The day(s) a phrase can mean; two when a numeric date like 12/3 reads both ways."""
+    if day is None or day.kind == "now":
+        return [today]
+    if day.kind == "rel":
+        return [today + dt.timedelta(days=day.n)]
+    if day.kind == "weekday":
+        return [_weekday_date(day, today, past)]
+    if day.kind == "offset":
+        if abs(day.n) > _MAX_DAYS * (12 if day.unit == "month" else 1):
+            raise Invalid("date.too_far")
+        if day.unit == "month":
+            return [_add_months(today, day.n)]
+        return [today + dt.timedelta(days=day.n)]
+    if day.kind == "monthday":
+        first = _add_months(today.replace(day=1), day.shift)
+        if not 1 <= day.day <= 31:
+            raise Invalid("date.no_such_date", **_date_params(None, first.month, day.day))
+        return [_make_date(first.year, first.month, day.day)]
+    if day.kind == "abs":
+        if day.year is not None:
+            year = day.year
+        elif day.year_shift is not None:
+            year = today.year + day.year_shift
+        else:
+            year = _guess_year(day.month, day.day, today, past)
+        return [_make_date(year, day.month, day.day)]
+    if day.kind == "numeric":
+        readings = [(day.month, day.b), (day.b, day.month)] if day.month != day.b else [(day.month, day.b)]
+        out: list[dt.date | Invalid] = []
+        for month, dom in readings:
+            try:
+                out.extend(_dates(_Day("abs", year=day.year, month=month, day=dom), today, past))
+            except Invalid as exc:
+                out.append(exc)
+        return out
+    raise Invalid("date.need_day")
+
+
+_PERIOD_DEFAULTS = {"dawn": 6, "noon": 12, "afternoon": 14, "dusk": 18, "evening": 20}
+
+
+def _period_hour(period: str, hour: int) -> tuple[int, bool] | None:
+    """An hour said with 上午/下午/晚上… as 24-hour clock (+ next day for 晚上12点), or None if they clash."""
+    ranges: dict[str, list[tuple[range, int]]] = {
+        "dawn": [(range(0, 7), 0)],
+        "morning": [(range(0, 13), 0)],
+        "noon": [(range(11, 16), 0), (range(1, 4), 12)],
+        "afternoon": [(range(12, 24), 0), (range(1, 12), 12)],
+        "dusk": [(range(16, 21), 0), (range(4, 9), 12)],
+        "evening": [(range(17, 24), 0), (range(5, 12), 12), (range(12, 13), -12), (range(0, 1), 0)],
+    }
+    for hours, add in ranges[period]:
+        if hour in hours:
+            if period == "evening" and hour in (0, 12):
+                return 0, True
+            return hour + add, False
+    return None
+
+
+def _clock_readings(
+    time: _Time | None, period: str | None, default_hour: int
+) -> tuple[list[tuple[int, int, bool]], bool]:
+    """(hour, minute, next day) readings and whether a time was given; two readings for a bare 3点."""
+    if time is None:
+        if period is None:
+            return [(default_hour, 0, False)], False
+        if period == "morning":
+            return [(default_hour if 5 <= default_hour <= 11 else 9, 0, False)], False
+        return [(_PERIOD_DEFAULTS[period], 0, False)], False
+    if time.midnight:
+        if period not in (None, "evening"):
+            raise Invalid("date.period_mismatch")
+        return [(0, 0, True)], True
+    if time.ampm is not None:
+        hour = time.hour % 12 + (12 if time.ampm == "pm" else 0)
+        fits = {"am": ("dawn", "morning"), "pm": ("noon", "afternoon", "dusk", "evening")}[time.ampm]
+        if period is not None and period not in fits:
+            raise Invalid("date.period_mismatch")
+        return [(hour, time.minute, False)], True
+    if period is not None:
+        reading = _period_hour(period, time.hour)
+        if reading is None:
+            raise Invalid("date.period_mismatch")
+        return [(reading[0], time.minute, reading[1])], True
+    if time.bare:
+        return [(time.hour + 12, time.minute, False), (time.hour, time.minute, False)], True
+    return [(time.hour, time.minute, False)], True
+
+
+def _local(d: dt.date, hour: int, minute: int, tz: dt.tzinfo) -> dt.datetime:
+    """A wall-clock time on a day in the user's zone (a time skipped by a DST jump moves forward)."""
+    naive = dt.datetime.combine(d, dt.time(hour, minute))
+    localize = getattr(tz, "localize", None)  # pytz zones need localize()
+    if callable(localize):
+        result: dt.datetime = localize(naive)
+        return result
+    return naive.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+
+
+def _check(at: dt.datetime, has_time: bool, now: dt.datetime, past: bool) -> When:
+    """Apply the direction rule: a follow-up after now, an interaction not after now."""
+    today = now.date()
+    if abs((at.date() - today).days) > _MAX_DAYS:
+        raise Invalid("date.too_far")
+    if past and at > now:
+        raise Invalid("date.in_future", **_when_params(at, today))
+    if not past and at <= now:
+        if at.date() == today:
+            raise Invalid("date.time_passed" if has_time else "date.need_time", **_when_params(at, today))
+        raise Invalid("date.in_past", **_when_params(at, today))
+    return When(at, has_time)
+
+
+def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: int) -> When:
+    """Combine a phrase's tokens into one When, a choice of readings, or a reason to re-ask."""
+    for tok in toks:
+        if tok.error is not None:
+            raise tok.error
+    for i, tok in enumerate(toks):
+        if not _compatible(toks[:i], tok):
+            raise Invalid("date.conflict")
+    days = [t.day for t in toks if t.day is not None]
+    weekdays = [d for d in days if d.kind == "weekday"]
+    others = [d for d in days if d.kind != "weekday"]
+    time = next((t.time for t in toks if t.time is not None), None)
+    period = next((t.period for t in toks if t.period is not None), None)
+    week = next((t.week for t in toks if t.week is not None), None)
+    day = others[0] if others else weekdays[0] if weekdays else None
+    check = weekdays[0] if others and weekdays else None
+    if week is not None:
+        if day is None or day.kind != "weekday" or day.mode != "bare":
+            raise Invalid("date.need_day" if day is None else "date.conflict")
+        day = _Day("weekday", weekday=day.weekday, mode="week", shift=week)
+    tz = now.tzinfo
+    assert tz is not None
+    if day is not None and day.kind == "need":
+        raise Invalid("date.need_day")
+    if day is not None and (day.kind == "now" or (day.kind == "offset" and day.unit == "minute")):
+        if time is not None or period is not None or check is not None:
+            raise Invalid("date.conflict")
+        if day.kind == "now":
+            return _check(now, True, now, past)
+        if abs(day.n) > _MAX_DAYS * 24 * 60:
+            raise Invalid("date.too_far")
+        moment = (now.astimezone(dt.UTC) + dt.timedelta(minutes=day.n)).astimezone(tz)
+        return _check(moment.replace(second=0, microsecond=0), True, now, past)
+
+    today = now.date()
+    clocks, has_time = _clock_readings(time, period, default_hour)
+    results: list[When | Invalid] = []
+    for d in _dates(day, today, past):
+        if isinstance(d, Invalid):
+            results.append(d)
+            continue
+        if check is not None and check.weekday != d.weekday():
+            results.append(
+                Invalid(
+                    "date.weekday_mismatch",
+                    **_date_params(None, d.month, d.day),
+                    weekday_zh="周" + _ZH_WEEKDAYS[d.weekday()],
+                    weekday_en=_EN_WEEKDAY_NAMES[d.weekday()],
+                )
+            )
+            continue
+        for hour, minute, next_day in clocks:
+            at = _local(d + dt.timedelta(days=1) if next_day else d, hour, minute, tz)
+            if past and not has_time and period is None and at.date() == today and at > now:
+                # "today" as an interaction date must not become "later today" through the default hour
+                at = now.replace(second=0, microsecond=0)
+            try:
+                results.append(_check(at, has_time, now, past))
+            except Invalid as exc:
+                results.append(exc)
+    valid: list[When] = []
+    for r in results:
+        if isinstance(r, When) and r not in valid:
+            valid.append(r)
+    if len(valid) == 1:
+        return valid[0]
+    if valid:
+        raise Ambiguous("date.ambiguous", options=valid)
+    errors = [r for r in results if isinstance(r, Invalid)]
+    errors.sort(key=lambda exc: exc.key == "date.no_such_date")  # a real date's reason is more useful
+    raise errors[0]
+
+
+# ---------------------------------------------------------------- dateparser fallback
+
+
+@cache
+def _dateparser() -> Any:
+    """Import dateparser only when first needed: it costs a noticeable fraction of a second."""
+    from dateparser.date import DateDataParser
+
+    return DateDataParser
+
+
+def _fallback(text: str, now: dt.datetime, past: bool, default_hour: int) -> When | None:
+    """English phrases the rules do not cover ("2 weeks from tomorrow"), read by dateparser.
+
+    Only short Latin-script text with a date-like word in it is tried; numeric dates like 12.3
+    never reach it (dateparser would pick one reading silently), nor do periods wider than a day.
+    """
+    if (
+        len(text) > 40
+        or not _DATEISH_RE.search(text)
+        or _CJK_RE.search(text)
+        or _NUMERIC_DATE_RE.search(text)
+    ):
+        return None
+    tz = now.tzinfo
+    assert tz is not None
+    settings: dict[str, Any] = {
+        "PREFER_DATES_FROM": "past" if past else "future",
+        "RELATIVE_BASE": now.replace(tzinfo=None),
+        "RETURN_AS_TIMEZONE_AWARE": False,
+        "RETURN_TIME_AS_PERIOD": True,
+        "PREFER_DAY_OF_MONTH": "first",
+    }
+    zone = getattr(tz, "key", None)
+    if isinstance(zone, str):
+        settings["TIMEZONE"] = zone
+    try:
+        data = _dateparser()(languages=["en"], settings=settings).get_date_data(text)
+    except (ValueError, OverflowError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+        return None
+    found = data.date_obj if data else None
+    period = data.period if data else None
+    if not isinstance(found, dt.datetime) or period not in ("day", "time"):
+        return None
+    if found.tzinfo is not None:
+        found = found.astimezone(tz).replace(tzinfo=None)
+    has_time = period == "time"
+    hour, minute = (found.hour, found.minute) if has_time else (default_hour, 0)
+    return _check(_local(found.date(), hour, minute, tz), has_time, now, past)
+
+
+def _iso(text: str, now: dt.datetime, past: bool) -> When:
+    """A machine-style timestamp (2026-12-03T14:00+08:00), e.g. pasted or from the command line."""
+    try:
+        parsed = dt.datetime.fromisoformat(text.upper())
+    except ValueError:
+        year, month, day = (int(part) for part in text[:10].split("-"))
+        _make_date(year, month, day)  # names the impossible date, if that is what is wrong
+        raise Invalid("date.bad_time", time=text[11:16]) from None
+    tz = now.tzinfo
+    assert tz is not None
+    if parsed.tzinfo is None:
+        at = _local(parsed.date(), parsed.hour, parsed.minute, tz)
+    else:
+        at = parsed.astimezone(tz)
+    return _check(at.replace(second=0, microsecond=0), True, now, past)
+
+
+# ---------------------------------------------------------------- public API
+
+
+def _validate(now: dt.datetime, default_hour: int) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (the user's zone)")
+    if not 0 <= default_hour <= 23:
+        raise ValueError("default_hour must be 0-23")
+
+
+def understand_when(text: str, *, now: dt.datetime, past: bool = False, default_hour: int = 9) -> When:
+    """Read a whole answer as one date/time relative to `now` (aware, in the user's zone).
+
+    past=False: a next follow-up, which must be after now; past=True: an interaction, not after
+    now. Raises Invalid("date.<reason>") to re-ask, Ambiguous("date.ambiguous", options=[When…])
+    when it reads two ways (12/3, 明天3点).
+    """
+    _validate(now, default_hour)
+    unknown = "date.unknown_past" if past else "date.unknown"
+    if len(text) > _MAX_ANSWER * 4:
+        raise Invalid("date.too_long")
+    norm = _normalise(text)
+    stripped = norm.text.strip()
+    if not stripped:
+        raise Invalid("date.empty_past" if past else "date.empty")
+    if len(stripped) > _MAX_ANSWER:
+        raise Invalid("date.too_long")
+    if _ISO_RE.fullmatch(stripped):
+        return _iso(stripped, now, past)
+    toks = _tokens(norm)
+    edges = [0, *(x for t in toks for x in (t.start, t.end)), len(norm.text)]
+    gaps = [norm.text[edges[i] : edges[i + 1]] for i in range(0, len(edges), 2)]
+    if toks and all(_FILLER_RE.fullmatch(gap) for gap in gaps):
+        try:
+            return _resolve(toks, now, past, default_hour)
+        except Invalid as exc:
+            if exc.key == "date.unknown":
+                raise Invalid(unknown) from None
+            raise
+    if toks and not any(_WORD_RE.search(gap) for gap in gaps):
+        raise Invalid(unknown)  # "tomorrow 3": dateparser would drop the 3 and answer 09:00
+    found = _fallback(stripped, now, past, default_hour)
+    if found is None:
+        raise Invalid(unknown)
+    return found
+
+
+def _joins(gap: str, group: Sequence[_Tok], tok: _Tok) -> bool:
+    """Whether `tok` continues the phrase in `group` in a note: only small words between them, no
+    contradiction, and across a comma only a time after a day ("Friday, 10am", not "便宜一点,下周三")."""
+    if not _JOIN_RE.fullmatch(gap) or not _compatible(group, tok):
+        return False
+    if _COMMA_RE.search(gap):
+        return tok.day is None and any(t.day is not None and not t.weak for t in group)
+    return True
+
+
+def _worth_reading(group: Sequence[_Tok]) -> bool:
+    """Whether a phrase in a note is clearly meant as a date: a day, or a time with am/pm or 下午…
+
+    A lone clock time ("时长1:30", "at 14:00") or a weak word (便宜一点, 3号楼) is not enough.
+    """
+    has_period = any(t.period is not None for t in group)
+    for tok in group:
+        if tok.weak:
+            continue
+        if tok.day is not None or tok.error is not None:
+            return True
+        if tok.time is not None and (tok.time.ampm is not None or tok.time.midnight or has_period):
+            return True
+    return False
+
+
+def find_when(text: str, *, now: dt.datetime, past: bool = False, default_hour: int = 9) -> FoundWhen | None:
+    """The first date phrase in a free-text note that fits the reading, with its span in `text`.
+
+    Phrases pointing the wrong way are skipped ("昨天拜访…下周二再跟进" gives 下周二 for a
+    follow-up), as are ones that are usually not dates on their own (便宜一点, 3号楼, a lone
+    14:00). None if nothing fits. A phrase that is clearly a date but wrong (下周八) or reads two
+    ways (明天3点) raises Invalid/Ambiguous as understand_when does, with `start`/`end` in params.
+    """
+    _validate(now, default_hour)
+    norm = _normalise(text[:_MAX_NOTE])
+    groups: list[list[_Tok]] = []
+    for tok in _tokens(norm):
+        last = groups[-1] if groups else None
+        if last and _joins(norm.text[last[-1].end : tok.start], last, tok):
+            last.append(tok)
+        else:
+            groups.append([tok])
+    for group in groups:
+        if not _worth_reading(group):
+            continue
+        start, end = norm.span(group[0].start, group[-1].end)
+        try:
+            when = _resolve(group, now, past, default_hour)
+        except Ambiguous as amb:
+            raise Ambiguous(amb.key, amb.options, start=start, end=end, **amb.params) from None
+        except Invalid as exc:
+            if exc.key in _DIRECTION_KEYS:
+                continue
+            key = "date.unknown_past" if past and exc.key == "date.unknown" else exc.key
+            raise Invalid(key, start=start, end=end, **exc.params) from None
+        return FoundWhen(when, start, end)
+    return None
+
+
+def warm_up() -> None:
+    """Load dateparser's English data and touch every code path once, so the first user waits for nothing."""
+    now = dt.datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for phrase in ("下周二下午两点", "tomorrow 2pm", "in 3 days", "12月3日"):
+        with contextlib.suppress(Invalid):
+            understand_when(phrase, now=now)
+    _fallback("2 weeks from tomorrow", now, False, 9)

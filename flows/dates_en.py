@@ -1,0 +1,218 @@
+"""English pieces of the date reader: word tables and the token patterns.
+
+Patterns run on normalised, lower-cased text (see `flows.dates`). Word boundaries are written as
+`(?<![a-z])`/`(?![a-z])` rather than `\\b` because a Chinese character next to an English word
+("明天10am") counts as a word character for `\\b`.
+"""
+
+from __future__ import annotations
+
+MONTHS: dict[str, int] = {
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
+}
+MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + ")(?![a-z])"
+
+WEEKDAYS: dict[str, int] = {
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "weds": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thurs": 3,
+    "thur": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
+}
+WEEKDAY = "(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + ")(?![a-z])"
+# Abbreviations that are also ordinary English words: on their own in a note they are not dates.
+WEAK_WEEKDAYS = frozenset({"sat", "sun", "wed"})
+
+# "next" = that weekday in the next Monday-to-Sunday week, like 下周X; "last" = the most recent one
+# before today, which is what "I met them last Friday" means on a Sunday; "this" = the nearest one.
+WEEKDAY_MODS: dict[str, str] = {
+    "this coming": "this",
+    "coming": "this",
+    "this": "this",
+    "next": "next",
+    "last": "last",
+    "past": "last",
+    "previous": "last",
+}
+WEEKDAY_MOD = "|".join(m.replace(" ", r"\s+") for m in sorted(WEEKDAY_MODS, key=len, reverse=True))
+
+REL_DAYS: dict[str, tuple[int, str | None]] = {
+    "today": (0, None),
+    "tonight": (0, "evening"),
+    "tomorrow": (1, None),
+    "tomorow": (1, None),
+    "tommorow": (1, None),
+    "tommorrow": (1, None),
+    "tmrw": (1, None),
+    "tmr": (1, None),
+    "yesterday": (-1, None),
+    "yday": (-1, None),
+}
+REL_DAY = "|".join(sorted(REL_DAYS, key=len, reverse=True))
+
+NUMBER_WORDS: dict[str, int] = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+NUMBER = r"\d{1,5}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+
+# Offset units: prefix of the unit word -> (unit, multiplier).
+UNITS: dict[str, tuple[str, int]] = {
+    "minute": ("minute", 1),
+    "min": ("minute", 1),
+    "hour": ("minute", 60),
+    "hr": ("minute", 60),
+    "day": ("day", 1),
+    "week": ("day", 7),
+    "wk": ("day", 7),
+    "fortnight": ("day", 14),
+    "month": ("month", 1),
+    "year": ("month", 12),
+    "yr": ("month", 12),
+}
+UNIT = r"(?:minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|fortnights?|months?|years?|yrs?)(?![a-z])"
+
+PERIODS: dict[str, str] = {
+    "morning": "morning",
+    "afternoon": "afternoon",
+    "evening": "evening",
+    "night": "evening",
+}
+AMPM = r"(?:[ap]\.\s?m\.|[ap]\.\s?m|[ap]\s?m)(?![a-z])"
+
+PATTERNS: list[tuple[str, str]] = [
+    (
+        "en_iso",
+        r"(?<![\d/.-])(?P<en_iso_y>\d{4})[-/.](?P<en_iso_m>\d{1,2})[-/.](?P<en_iso_d>\d{1,2})(?![\d/.-])(?:t(?=\d))?",
+    ),
+    (
+        "en_num",
+        r"(?<![\d/.-])(?P<en_num_a>\d{1,2})(?P<en_num_sep>[/-])(?P<en_num_b>\d{1,2})"
+        r"(?:(?P=en_num_sep)(?P<en_num_y>\d{4}|\d{2}))?(?![\d/-])",
+    ),
+    (
+        "en_mdy",
+        rf"(?<![a-z])(?P<en_mdy_mon>{MONTH})\.?\s*(?:the\s+)?(?P<en_mdy_d>\d{{1,2}})(?:st|nd|rd|th)?(?![\d:a-z])"
+        r"(?:\s*,?\s*(?P<en_mdy_y>\d{4})(?![\d:]))?",
+    ),
+    (
+        "en_dmy",
+        r"(?<![\d.:/-])(?P<en_dmy_d>\d{1,2})(?:st|nd|rd|th)?\s*(?:of\s+)?"
+        rf"(?P<en_dmy_mon>{MONTH})\.?(?:\s*,?\s*(?P<en_dmy_y>\d{{4}})(?![\d:]))?",
+    ),
+    (
+        "en_month",
+        rf"(?<![a-z])(?:(?:in|of)\s+)?(?P<en_month_mon>{MONTH})(?:\s*,?\s*(?P<en_month_y>\d{{4}}))?",
+    ),
+    ("en_ord", r"(?<![a-z\d])(?:the\s+)?(?P<en_ord_d>\d{1,2})(?:st|nd|rd|th)(?![a-z])"),
+    (
+        "en_in",
+        rf"(?<![a-z])(?:in|within|after)\s+(?P<en_in_n>{NUMBER}|half\s+an?|an?\s+half)\s*(?P<en_in_unit>{UNIT})"
+        r"(?:\s+(?:from\s+now|later|time))?",
+    ),
+    (
+        "en_ago",
+        rf"(?<![a-z\d])(?P<en_ago_n>{NUMBER})\s*(?P<en_ago_unit>{UNIT})\s+"
+        r"(?P<en_ago_dir>ago|from\s+now|later|before|hence)(?![a-z])",
+    ),
+    (
+        "en_rel",
+        rf"(?<![a-z])(?P<en_rel_w>(?:the\s+)?day\s+after\s+tomorrow|(?:the\s+)?day\s+before\s+yesterday|{REL_DAY})"
+        r"(?![a-z])",
+    ),
+    (
+        "en_week",
+        r"(?<![a-z])(?:(?P<en_week_mod>this|next|last|previous)\s+week|(?P<en_week_after>the\s+week\s+after\s+next"
+        r"|week\s+after\s+next))(?![a-z])",
+    ),
+    ("en_wd", rf"(?<![a-z])(?:(?P<en_wd_mod>{WEEKDAY_MOD})\s+)?(?P<en_wd_w>{WEEKDAY})\.?"),
+    (
+        "en_later",
+        r"(?<![a-z])(?:(?:this|next|last)\s+(?:month|year)|weekend|this\s+weekend|next\s+weekend)(?![a-z])",
+    ),
+    (
+        "en_ap",
+        rf"(?<![\d:.])(?P<en_ap_h>\d{{1,2}})(?:[:.](?P<en_ap_m>\d{{2}}))?\s*(?P<en_ap_ap>{AMPM})",
+    ),
+    ("en_col", r"(?<![\d:.])(?P<en_col_h>\d{1,2}):(?P<en_col_m>\d{2})(?::\d{2})?(?![\d:])"),
+    ("en_oclock", r"(?<![\d:])(?P<en_oc_h>\d{1,2})\s*o'?\s*clock(?![a-z])"),
+    ("en_word", r"(?<![a-z])(?P<en_word_w>noon|midday|midnight)(?![a-z])"),
+    (
+        "en_at",
+        r"(?<![a-z])(?:at|@)\s*(?P<en_at_h>\d{1,2})(?![\d:/.])"
+        r"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock|[点时号日月]|st|nd|rd|th))",
+    ),
+    (
+        "en_period",
+        r"(?<![a-z])(?:(?:this|in\s+the|at)\s+)?(?P<en_period_w>morning|afternoon|evening|night)(?![a-z])",
+    ),
+    ("en_now", r"(?<![a-z])(?:right\s+now|just\s+now|now)(?![a-z])"),
+]
+
+FILLERS = (
+    "at",
+    "on",
+    "the",
+    "of",
+    "by",
+    "around",
+    "about",
+    "approx",
+    "ish",
+    "please",
+    "pls",
+    "follow up",
+    "follow-up",
+    "followup",
+    "call",
+    "meet",
+    "again",
+)
