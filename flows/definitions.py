@@ -27,6 +27,7 @@ from flows.fields import (
     CreditCode,
     CustomerPick,
     Email,
+    Files,
     Location,
     NextTime,
     PastDate,
@@ -121,6 +122,7 @@ FOLLOWUP = Flow(
         NextTime(deferrable=True),
         Text("participants", max_len=200, optional=True),
         Location(ask_if=is_("mode", "visit"), optional=True),
+        Files(optional=True, on_edit=False),
     ),
 )
 

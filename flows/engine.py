@@ -22,7 +22,7 @@ from flows.i18n import t
 from flows.ports import DupMatch, DupProbe, Saved, Services
 
 Answers = Mapping[str, Any]
-StepKind = Literal["text", "choice", "pick", "customer", "location"]
+StepKind = Literal["text", "choice", "pick", "customer", "location", "files"]
 
 
 def view(answers: Answers) -> dict[str, Any]:
@@ -184,16 +184,22 @@ class Engine:
         *,
         prefill: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
+        draft: dict[str, Any] | None = None,
     ) -> Outcome:
+        """Start a flow. `prefill` answers are fixed (picked from a card); `draft` answers were guessed
+        (from a note, a business card, the current customer) and stay editable, reachable with Back."""
         now = services.now()
+        flow = self.flows[flow_name]
+        draft = dict(draft or {})
         state = State(
             flow=flow_name,
-            answers=dict(prefill or {}),
+            answers={**draft, **(prefill or {})},
+            trail=[s.name for s in flow.steps if s.name in draft and s.name not in (prefill or {})],
             context={"fixed": sorted(prefill or {}), **(context or {})},
             started_at=now,
             updated_at=now,
         )
-        return await self._advance(self.flows[flow_name], state, services, [])
+        return await self._advance(flow, state, services, [])
 
     async def resume(self, state: State, services: Services, note: str | None = None) -> Outcome:
         """Show the current question again (after a restart, a /continue or a stale button)."""
@@ -252,10 +258,23 @@ class Engine:
             value = {"lat": inp.latitude, "lon": inp.longitude}
             return await self._record(flow, state, step, value, services)
         if inp.kind == "file":
-            return await self._reask(flow, state, services, t(lang, "flow.file_not_expected"))
+            if step.kind != "files" or not inp.file:
+                return await self._reask(flow, state, services, t(lang, "flow.file_not_expected"))
+            collected = state.context.setdefault("collected", [])
+            collected.append(inp.file)
+            note = t(
+                lang,
+                "flow.file_received",
+                name=inp.file.get("name") or inp.file.get("kind"),
+                count=len(collected),
+            )
+            return await self._reask(flow, state, services, None, lead=note)
 
         if inp.kind == "button":
             action = inp.data
+            if action == "done" and step.kind == "files":
+                files = state.context.pop("collected", [])
+                return await self._record(flow, state, step, files or None, services)
             if action == "skip" and step.optional:
                 return await self._record(flow, state, step, step.default, services)
             if action == "later" and step.deferrable:
@@ -304,6 +323,8 @@ class Engine:
             return await self._search_customer(flow, state, text, services)
         if step.kind == "location":
             return await self._reask(flow, state, services, t(lang, "flow.share_location"))
+        if step.kind == "files":
+            return await self._reask(flow, state, services, t(lang, "flow.send_files"))
         if step.parse is None:
             return await self._record(flow, state, step, text, services)
         try:
@@ -488,14 +509,17 @@ class Engine:
                     continue
                 state.options = [{"label": label, "value": value} for label, value in options]
             if step.kind == "customer":
-                recent = await services.recent_customers(6)
-                state.options = [
-                    {
-                        "label": f"{c.name} · {c.number}",
-                        "value": {"id": c.id, "name": c.name, "number": c.number},
-                    }
-                    for c in recent
-                ]
+                # customers a note or a card pointed at, else the user's recent ones
+                state.options = list(state.context.get("candidates") or [])
+                if not state.options:
+                    recent = await services.recent_customers(6)
+                    state.options = [
+                        {
+                            "label": f"{c.name} · {c.number}",
+                            "value": {"id": c.id, "name": c.name, "number": c.number},
+                        }
+                        for c in recent
+                    ]
             return Outcome([*lead, await self._question(flow, state, services)], state)
         state.step = None
         state.phase = "summary"
@@ -523,7 +547,14 @@ class Engine:
         return await self._reask(flow, state, services, t(lang, "flow.nothing_to_go_back_to"))
 
     async def _reask(
-        self, flow: Flow, state: State, services: Services, reason: str | None, *, keep_options: bool = False
+        self,
+        flow: Flow,
+        state: State,
+        services: Services,
+        reason: str | None,
+        *,
+        keep_options: bool = False,
+        lead: str | None = None,
     ) -> Outcome:
         """The same question again, with the reason first: the person never loses earlier answers."""
         if not keep_options and state.step:
@@ -534,6 +565,8 @@ class Engine:
         question = await self._question(flow, state, services)
         if reason:
             question.text = f"❗ {reason}\n\n{question.text}"
+        if lead:
+            question.text = f"{lead}\n\n{question.text}"
         return Outcome([question], state)
 
     # ------------------------------------------------------------ rendering
@@ -583,6 +616,8 @@ class Engine:
             rows.extend(_grid(buttons, 2 if len(buttons) > 3 else 1))
         elif state.options:  # a pick list, search results, or the readings of an ambiguous answer
             rows.extend(self._option_rows(state))
+        if step.kind == "files":
+            rows.append([Button(t(lang, "btn.files_done"), button_data(state.seq, "done"))])
         if step.quick is not None:
             quick = [
                 Button(label, button_data(state.seq, f"q:{label}"))

@@ -147,6 +147,15 @@ def Location(name: str = "location", **kw: Any) -> Step:
     return Step(name, kind="location", show=lambda val, lang: f"{val['lat']:.5f}, {val['lon']:.5f}", **kw)
 
 
+def Files(name: str = "attachments", **kw: Any) -> Step:
+    """Photos, documents and voice notes, any number, until Done; staged by the adapter on arrival."""
+
+    def show(value: Any, lang: str) -> str:
+        return ", ".join(str(f.get("name") or f.get("kind")) for f in value)
+
+    return Step(name, kind="files", show=show, **kw)
+
+
 def is_(field: str, *values: str) -> Callable[[Answers], bool]:
     """ask_if helper: ask this step only when `field` holds one of `values`."""
     return lambda answers: answers.get(field) in values

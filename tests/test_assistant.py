@@ -215,7 +215,8 @@ async def test_log_a_followup_from_the_card_and_it_shows_on_the_card(db: Databas
     await ann.say("下周二下午两点")
     assert "11月24日" in ann.text and "14:00" in ann.text
     await ann.tap("确认")
-    await ann.tap("跳过")
+    await ann.tap("跳过")  # participants
+    await ann.tap("跳过")  # attachments
     await ann.tap("保存")
     assert "跟进记录已保存" in ann.text
     assert "下次跟进" in ann.text and "11月24日" in ann.text

@@ -190,6 +190,8 @@ async def test_log_a_followup_with_a_natural_time_and_a_redelivered_update(
     await bot.tap("确认")
     await bot.expect("参与人员")
     await bot.tap("跳过")
+    await bot.expect("有附件吗")
+    await bot.tap("跳过")
     await bot.expect("请核对跟进记录")
     await bot.tap("保存")
     await bot.expect("跟进记录已保存")

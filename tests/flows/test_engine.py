@@ -239,7 +239,14 @@ async def test_followup_flow_with_dates_contacts_and_confirmation() -> None:
     assert d.step == "location"  # visits offer a location
     assert d.replies[-1].request_location
     await d.send(Input(kind="location", latitude=22.54, longitude=113.95))
-    assert d.phase == "summary"
+    assert d.step == "attachments"
+    await d.send(
+        Input(kind="file", file={"name": "报价单.pdf", "kind": "document", "path": "/x", "size": 10})
+    )
+    assert d.step == "attachments" and "报价单.pdf" in d.text_out and "共 1 个" in d.text_out
+    await d.text("就这些")  # typing is not a file: re-asked, the file is kept
+    await d.press("done")
+    assert d.phase == "summary" and "报价单.pdf" in d.text_out
     await d.press("save")
     _, answers, _, _ = d.services.saved[0]
     assert answers["customer"]["id"] == 7
@@ -248,6 +255,7 @@ async def test_followup_flow_with_dates_contacts_and_confirmation() -> None:
         2026, 11, 24, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))
     )
     assert answers["location"] == {"lat": 22.54, "lon": 113.95}
+    assert [f["name"] for f in answers["attachments"]] == ["报价单.pdf"]
 
 
 async def test_next_time_in_the_past_is_refused_and_retype_works() -> None:

@@ -77,6 +77,8 @@ async def test_followup_flow_reasks_every_wrong_answer() -> None:
     await d.text("p" * 201)
     assert d.step == "participants" and "❗" in d.text_out
     await d.text("我和技术总监")
+    await d.send(Input(kind="file", file={"name": "a.pdf", "kind": "document"}))
+    await d.press("done")
     assert d.phase == "summary"
     await d.press("save")
     _, answers, _, _ = d.services.saved[0]
