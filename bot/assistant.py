@@ -11,23 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import capture, reminders
+from bot.capture import Fetch
 from bot.services import Clock, StoreServices, system_clock
 from flows.definitions import FLOWS
 from flows.engine import Button, Engine, Input, Outcome, Reply, State, parse_button
 from flows.i18n import lang_of, t
+from flows.reminders import FLOWS as REMINDER_FLOWS
 from flows.views import CustomerView, FollowUpLine, customer_card, list_line
 from storage import repo
+from storage.files import FileStore, attachments_of
 from storage.models import Contact, Customer, User
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("new_customer", "new_contact", "log", "find", "my", "cancel", "help", "lang", "tz")
+COMMANDS = (
+    "new_customer", "new_contact", "log", "note", "find", "my", "today",
+    "cancel", "help", "lang", "tz", "quiet",
+)  # fmt: skip
 FLOW_OF_COMMAND = {"new_customer": "customer", "new_contact": "contact", "log": "followup"}
 PAGE = 8
 
@@ -63,6 +71,7 @@ class Turn:
     services: StoreServices
     state: State | None
     lang: str
+    fetch: Fetch | None = None
 
 
 class Assistant:
@@ -73,14 +82,17 @@ class Assistant:
         default_tz: str = "Asia/Shanghai",
         clock: Clock = system_clock,
         flow_ttl: dt.timedelta = dt.timedelta(hours=24),
+        files: FileStore | None = None,
     ) -> None:
+        self.files = files or FileStore(Path("data") / "attachments")
         self.sessions = sessions
-        self.engine = Engine(FLOWS)
+        self.engine = Engine({**FLOWS, **REMINDER_FLOWS})
         self.default_tz = default_tz
         self.clock = clock
         self.flow_ttl = flow_ttl
 
-    async def handle(self, inc: Incoming) -> Result:
+    async def handle(self, inc: Incoming, fetch: Fetch | None = None) -> Result:
+        """One incoming, one transaction. `fetch` downloads a file the person sent (front-end specific)."""
         async with self.sessions.begin() as session:
             user = await repo.user_by_telegram(session, inc.telegram_id)
             lang: str = lang_of(inc.language_code)
@@ -92,13 +104,15 @@ class Assistant:
                 log.info("skipped a redelivered update")
                 return Result([], user.lang or lang)
             user.chat_id = inc.chat_id
+            user.blocked_at = None  # writing to the bot again means it is not blocked (reminders resume)
             lang = user.lang or lang
             turn = await self._turn(session, user, inc, lang)
+            turn.fetch = fetch
             replies = await self._route(turn, inc)
             return Result(replies, turn.lang)
 
     async def _turn(self, session: AsyncSession, user: User, inc: Incoming, lang: str) -> Turn:
-        services = StoreServices(session, user, lang, self._tz(user), self.clock)
+        services = StoreServices(session, user, lang, self._tz(user), self.clock, self.files)
         row = await repo.load_conversation(session, inc.chat_id, user.id)
         state = None
         if row is not None:
@@ -135,6 +149,8 @@ class Assistant:
             await self._save_state(turn, inc.chat_id, None)
         if inc.command:
             return lead + await self._command(turn, inc)
+        if reminders.handles(self, turn, inc):  # the answer to a reminder's "Pick a time"
+            return lead + await reminders.on_pick(self, turn, inc)
         if inc.callback:
             return lead + await self._callback(turn, inc)
         if inc.input is not None:
@@ -142,15 +158,22 @@ class Assistant:
         return lead
 
     async def _input(self, turn: Turn, inc: Incoming, inp: Input) -> list[Reply]:
+        if inp.kind == "file":
+            return await capture.file_input(self, turn, inc, inp, turn.fetch)
         if turn.state is not None:
             return await self._apply(turn, inc, await self.engine.handle(turn.state, inp, turn.services))
         if inp.kind == "contact":  # a shared contact card outside a flow starts a new contact with it
             outcome = await self.engine.start("contact", turn.services)
             assert outcome.state is not None
             return await self._apply(turn, inc, await self.engine.handle(outcome.state, inp, turn.services))
+        if inp.kind == "text":
+            drafted = await capture.note(self, turn, inc, inp.text)
+            if drafted is not None:
+                return drafted
         return [Reply(t(turn.lang, "bot.no_flow_text"))]
 
     async def _apply(self, turn: Turn, inc: Incoming, outcome: Outcome) -> list[Reply]:
+        then = turn.state.context.get("then") if turn.state is not None and outcome.saved else None
         await self._save_state(turn, inc.chat_id, outcome.state)
         replies = list(outcome.replies)
         target = outcome.open_customer or (outcome.saved.customer_id if outcome.saved else None)
@@ -158,6 +181,12 @@ class Assistant:
             card = await self._card(turn, target)
             if card is not None:
                 replies.append(card)
+        if then and outcome.saved and outcome.saved.customer_id:
+            # a business card for a new company: the customer first, then the contact from the card
+            customer = await repo.visible_customer(turn.session, turn.user, outcome.saved.customer_id)
+            if customer is not None:
+                picked = {"customer": {"id": customer.id, "name": customer.name, "number": customer.number}}
+                replies += await self._start(turn, inc, then["flow"], prefill=picked, draft=then.get("draft"))
         return replies
 
     async def _start(
@@ -168,8 +197,9 @@ class Assistant:
         *,
         prefill: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
+        draft: dict[str, Any] | None = None,
     ) -> list[Reply]:
-        outcome = await self.engine.start(flow, turn.services, prefill=prefill, context=context)
+        outcome = await self.engine.start(flow, turn.services, prefill=prefill, context=context, draft=draft)
         return await self._apply(turn, inc, outcome)
 
     # ------------------------------------------------------------ commands
@@ -195,7 +225,12 @@ class Assistant:
         if cmd in FLOW_OF_COMMAND:
             if turn.state is not None:
                 return [self._abandon_question(turn, cmd)]
-            return await self._start(turn, inc, FLOW_OF_COMMAND[cmd])
+            return await self._start_on_current(turn, inc, FLOW_OF_COMMAND[cmd])
+        if cmd == "note":
+            if turn.state is not None:
+                return [self._abandon_question(turn, "log")]
+            drafted = await capture.note(self, turn, inc, inc.args) if inc.args.strip() else None
+            return drafted or [Reply(t(lang, "capture.note_usage"))]
         if cmd == "find":
             return await self._find(turn, inc.args)
         if cmd == "my":
@@ -207,9 +242,24 @@ class Assistant:
                     [[Button("中文", "g|lang|zh"), Button("English", "g|lang|en")]],
                 )
             ]
+        if cmd == "today":
+            return await reminders.today(self, turn)
+        if cmd == "quiet":
+            return reminders.quiet(self, turn, inc.args)
         if cmd == "tz":
             return self._set_tz(turn, inc.args.strip())
         return [Reply(t(lang, "bot.help"))]
+
+    async def _start_on_current(self, turn: Turn, inc: Incoming, flow: str) -> list[Reply]:
+        """/log and /new_contact start on the customer the user was just looking at (Back picks another)."""
+        current = None
+        if flow in ("followup", "contact"):
+            current = await repo.current_customer(turn.session, turn.user, self.clock(), capture.CURRENT_TTL)
+        if current is None:
+            return await self._start(turn, inc, flow)
+        draft = {"customer": {"id": current.id, "name": current.name, "number": current.number}}
+        lead = Reply(t(turn.lang, "capture.on_current", name=current.name))
+        return [lead, *await self._start(turn, inc, flow, draft=draft)]
 
     def _flow_name(self, state: State, lang: str) -> str:
         return t(lang, f"bot.flow.{state.flow}")
@@ -290,8 +340,10 @@ class Assistant:
         customer = await repo.visible_customer(turn.session, turn.user, customer_id)
         if customer is None:
             return None
+        repo.set_current_customer(turn.user, customer.id, self.clock())
         ref = await repo.customer_ref(turn.session, customer)
         recent = await repo.followups_of(turn.session, customer.id, 3)
+        files = await attachments_of(turn.session, customer.id)
         due = await repo.next_due(turn.session, customer.id)
         located = next((f for f in recent if f.latitude is not None and f.longitude is not None), None)
         owners = await repo.team_ids(turn.session, turn.user)
@@ -315,6 +367,7 @@ class Assistant:
             else None,
             may_edit=repo.may_edit(turn.user, owners, customer),
             tags=tuple(customer.tags or ()),
+            files=len(files),
         )
         return customer_card(view, turn.lang)
 
@@ -323,6 +376,8 @@ class Assistant:
     async def _callback(self, turn: Turn, inc: Incoming) -> list[Reply]:
         data = inc.callback or ""
         lang = turn.lang
+        if data.startswith("r|"):
+            return await reminders.on_button(self, turn, inc)
         flow_button = parse_button(data)
         if flow_button is not None:
             if turn.state is None:
@@ -349,10 +404,14 @@ class Assistant:
         if action == "lang" and arg in ("zh", "en"):
             turn.user.lang = arg
             turn.lang = arg
-            turn.services = StoreServices(turn.session, turn.user, arg, turn.services.tz, self.clock)
+            turn.services = StoreServices(
+                turn.session, turn.user, arg, turn.services.tz, self.clock, self.files
+            )
             return [Reply(t(arg, "bot.lang_set"))]
         if action == "my" and arg.isdigit():
             return await self._my(turn, int(arg), edit=True)
+        if action in ("pcard", "pattach"):
+            return await capture.staged_photo(self, turn, inc, action, arg)
         if not arg.isdigit():
             return [Reply(t(lang, "bot.not_allowed"))]
         return await self._record_action(turn, inc, action, int(arg))
@@ -371,6 +430,13 @@ class Assistant:
         if action == "cust":
             card = await self._card(turn, customer.id)
             return [card] if card else []
+        if action == "files":
+            files = await attachments_of(turn.session, customer.id)
+            listing = [
+                {"path": f.path, "name": f.file_name, "file_id": f.telegram_file_id, "kind": f.kind}
+                for f in files
+            ]
+            return [Reply(t(lang, "capture.files", name=customer.name, count=len(files)), files=listing)]
         if turn.state is not None and action in ("log", "addc", "edit", "editc"):
             await self._save_state(turn, inc.chat_id, None)
         picked = {"customer": {"id": customer.id, "name": customer.name, "number": customer.number}}

@@ -18,7 +18,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     timezone: str = "Asia/Shanghai"
     default_hour: int = Field(9, ge=0, le=23)
-    reminder_poll_seconds: float = 30.0
+    reminder_poll_seconds: float = Field(30.0, gt=0)
+    reminder_lease_seconds: float = Field(60.0, gt=0)  # a crashed process's claims come back after this
+    reminder_scan_minutes: float = Field(10.0, gt=0)  # silent/stale/pending/birthday checks
+    digest_time: str = Field("08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each user's zone
     flow_ttl_hours: float = 24.0
 
     def db_url(self) -> str:

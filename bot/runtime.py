@@ -12,6 +12,7 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.services import Clock, system_clock
 from storage.db import make_engine, make_sessions, migrate
+from storage.files import FileStore
 
 
 @dataclass
@@ -34,6 +35,7 @@ async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Ru
         default_tz=settings.timezone,
         clock=clock,
         flow_ttl=dt.timedelta(hours=settings.flow_ttl_hours),
+        files=FileStore(settings.data_dir / "attachments"),
     )
     return Runtime(settings, engine, sessions, assistant)
 

@@ -12,6 +12,7 @@ from flows.errors import Invalid
 from flows.ports import DupMatch, DupProbe, Saved
 from flows.refs import ContactRef, CustomerRef
 from storage import repo
+from storage.files import FileStore
 from storage.models import Contact, User
 
 Clock = Callable[[], dt.datetime]
@@ -22,7 +23,16 @@ def system_clock() -> dt.datetime:
 
 
 class StoreServices:
-    def __init__(self, session: AsyncSession, user: User, lang: str, tz: dt.tzinfo, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        user: User,
+        lang: str,
+        tz: dt.tzinfo,
+        clock: Clock,
+        files: FileStore | None = None,
+    ) -> None:
+        self.files = files
         self.session = session
         self.user = user
         self._lang = lang
@@ -86,7 +96,8 @@ class StoreServices:
             return Saved("customer", customer.id, customer.number, customer.id)
         if flow in ("contact", "followup"):
             customer_id = int(answers["customer"]["id"])
-            if await repo.visible_customer(self.session, self.user, customer_id) is None:
+            owner = await repo.visible_customer(self.session, self.user, customer_id)
+            if owner is None:
                 raise Invalid("flow.not_visible")
             if flow == "contact":
                 contact = await repo.create_contact(
@@ -94,6 +105,11 @@ class StoreServices:
                 )
                 return Saved("contact", contact.id, None, customer_id)
             followup = await repo.create_followup(self.session, self.user, customer_id, answers, pending, now)
+            for staged in answers.get("attachments") or []:
+                if self.files is not None:
+                    await self.files.attach(
+                        self.session, staged, owner, self.user.id, self.now().date(), followup.id
+                    )
             return Saved("followup", followup.id, None, customer_id)
         if flow in ("edit_customer", "edit_contact"):
             field = answers["field"]

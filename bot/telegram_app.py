@@ -12,6 +12,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -29,6 +30,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import reminders
 from bot.assistant import COMMANDS, Assistant, Incoming
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
@@ -114,8 +116,13 @@ class TelegramFrontend:
             )
         return None
 
+    async def _fetch(self, file: dict[str, Any]) -> bytes:
+        """Download what the person sent, through the Bot API's getFile (and its file base URL)."""
+        tg_file = await self._bot.get_file(file["file_id"])
+        return bytes(await tg_file.download_as_bytearray())
+
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
-        result = await self.assistant.handle(inc)
+        result = await self.assistant.handle(inc, self._fetch)
         await self.render(inc.chat_id, result.replies, query, result.lang)
 
     # ------------------------------------------------------------ out
@@ -137,6 +144,8 @@ class TelegramFrontend:
             elif bot_message is not None and i == 0 and query is not None:
                 await self._close_pressed(bot_message, query)
             await self._send(chat_id, text, markup, bot_message, lang, reply.request_location)
+            for file in reply.files:
+                await self._send_file(chat_id, file)
 
     async def _send(
         self,
@@ -161,6 +170,24 @@ class TelegramFrontend:
         elif chat_id in self.location_keyboard:
             self.location_keyboard.discard(chat_id)
             await bot.send_message(chat_id, "✓", reply_markup=ReplyKeyboardRemove())
+
+    async def _send_file(self, chat_id: int, file: dict[str, Any]) -> None:
+        """Send a stored attachment back: by Telegram's file id when we have one, else from disk."""
+        bot = self._bot
+        if file.get("file_id"):
+            kind = str(file.get("kind"))
+            try:
+                if kind == "photo":
+                    await bot.send_photo(chat_id, file["file_id"])
+                elif kind == "voice":
+                    await bot.send_voice(chat_id, file["file_id"])
+                else:
+                    await bot.send_document(chat_id, file["file_id"])
+                return
+            except BadRequest:
+                pass  # an id from another bot token: upload the bytes instead
+        with open(file["path"], "rb") as handle:
+            await bot.send_document(chat_id, InputFile(handle, filename=file["name"]))
 
     async def _close_pressed(self, message: Message, query: CallbackQuery) -> None:
         """The answered question keeps its text and shows the choice, without live buttons."""
@@ -246,8 +273,13 @@ def build_application(
             owned.append(rt)
             attach(app, rt)
         await on_start(app)
+        reminders.start_telegram(app)  # due reminders, digests: a tick now, then every poll
+
+    async def post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await reminders.stop_telegram(app)  # while the bot can still send
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await reminders.stop_telegram(app)
         for rt in owned:
             await rt.close()
 
@@ -258,6 +290,7 @@ def build_application(
         .base_file_url(settings.bot_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     for name, value in builder_options.items():

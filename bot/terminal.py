@@ -1,7 +1,7 @@
 """The terminal chat: the same assistant as in Telegram, typed at a prompt, as a local admin.
 
-Buttons are shown numbered: type the number to press one. `/contact NAME PHONE` and
-`/location LAT LON` stand in for what a phone would share.
+Buttons are shown numbered: type the number to press one. `/contact NAME PHONE`,
+`/location LAT LON`, `/photo PATH` and `/file PATH` stand in for what a phone would share.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.assistant import Assistant, Incoming
+from bot.capture import local_fetch
 from flows.engine import Button, Input, Reply
 
 TERMINAL_ID = -1  # a Telegram id no real account has: the terminal's own admin user
@@ -30,7 +32,7 @@ class TerminalChat:
         inc = self._incoming(line)
         if inc is None:
             return []
-        result = await self.assistant.handle(inc)
+        result = await self.assistant.handle(inc, local_fetch)
         return self._render(result.replies)
 
     def _incoming(self, line: str) -> Incoming | None:
@@ -40,6 +42,25 @@ class TerminalChat:
             parts = line.split()
             name, phone = " ".join(parts[1:-1]), parts[-1]
             return self._make(input=Input(kind="contact", first_name=name, phone=phone))
+        if line.startswith(("/file ", "/photo ")):
+            path = Path(line.split(" ", 1)[1].strip()).expanduser()
+            if not path.is_file():
+                return None
+            kind = (
+                "photo"
+                if line.startswith("/photo ")
+                else "voice"
+                if path.suffix in (".ogg", ".oga")
+                else "document"
+            )
+            file = {
+                "type": kind,
+                "name": path.name,
+                "size": path.stat().st_size,
+                "path": str(path),
+                "mime": None,
+            }
+            return self._make(input=Input(kind="file", file=file))
         if line.startswith("/location "):
             try:
                 lat, lon = (float(x) for x in line.split()[1:3])
@@ -67,6 +88,7 @@ class TerminalChat:
                     numbered.append(button)
                     cells.append(f"[{len(numbered)}] {button.label}")
                 out.append("   ".join(cells))
+            out.extend(f"  📎 {f['name']}: {f['path']}" for f in reply.files)
             if reply.request_location:
                 out.append("(/location LAT LON)")
             out.append("")

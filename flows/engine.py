@@ -143,6 +143,7 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     request_location: bool = False
     edit: bool = False
+    files: list[dict[str, Any]] = field(default_factory=list)  # stored attachments to send back
 
 
 @dataclass

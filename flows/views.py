@@ -38,6 +38,7 @@ class CustomerView:
     location: tuple[float, float] | None = None
     may_edit: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    files: int = 0
 
 
 def list_line(name: str, main_contact: str | None, intent: str | None, status: str | None, lang: str) -> str:
@@ -108,6 +109,8 @@ def customer_card(view: CustomerView, lang: str) -> Reply:
             Button(t(lang, "card.btn.contact"), f"g|addc|{view.id}"),
         ]
     ]
+    if view.files:
+        rows.append([Button(t(lang, "card.btn.files", count=view.files), f"g|files|{view.id}")])
     if view.may_edit:
         rows.append([Button(t(lang, "card.btn.edit"), f"g|edit|{view.id}")])
         editable = [c for c in view.contacts][:6]

@@ -250,3 +250,50 @@ class Audit(Base):
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(Base):
+    """One reminder occurrence in an outbox: created once per `key`, claimed under a lease, sent once.
+
+    state: pending → claimed → sending → sent; or cancelled (no longer true when its turn came), held
+    (the recipient blocked the bot), expired (its day ended in quiet hours), failed (refused for good).
+    A 'sending' row whose lease ran out may or may not have reached Telegram: it is sent again and
+    flagged `unconfirmed` (at least once), since a lost follow-up costs more than a repeated one.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_ready", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followups.id", ondelete="CASCADE"), index=True
+    )
+    ref_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[dt.datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReminderCursor(Base):
+    """How far a reminder scan has looked, so what fell due while the bot was down is still found."""
+
+    __tablename__ = "reminder_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[dt.datetime]

@@ -575,3 +575,56 @@ async def save_conversation(
 
 async def audit(session: AsyncSession, user: User | None, action: str, detail: str | None = None) -> None:
     session.add(Audit(user_id=user.id if user else None, action=action, detail=detail))
+
+
+# ---------------------------------------------------------------- capture context
+
+
+async def own_customer_refs(session: AsyncSession, user: User) -> list[CustomerRef]:
+    """The user's own customers with their contacts, in two queries: what a note is matched against."""
+    customers = (
+        (
+            await session.execute(
+                select(Customer).where(Customer.owner_id == user.id, Customer.merged_into_id.is_(None))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not customers:
+        return []
+    by_customer: dict[int, list[ContactRef]] = {}
+    rows = await session.execute(
+        select(Contact).where(Contact.customer_id.in_([c.id for c in customers])).order_by(Contact.id)
+    )
+    for c in rows.scalars():
+        by_customer.setdefault(c.customer_id, []).append(ContactRef(c.id, c.name, c.position, c.phone, c.active))
+    return [
+        CustomerRef(
+            id=c.id,
+            number=c.number,
+            name=c.name,
+            status=c.status or "",
+            intent=c.intent,
+            main_contact=next((x.name for x in by_customer.get(c.id, []) if x.active), None),
+            owner_name=user.name,
+            contacts=tuple(by_customer.get(c.id, [])),
+        )
+        for c in customers
+    ]
+
+
+def set_current_customer(user: User, customer_id: int, now: dt.datetime) -> None:
+    """Remember what the user is working on, so /log and /new_contact can start on it."""
+    user.current_customer_id = customer_id
+    user.current_customer_at = now
+
+
+async def current_customer(
+    session: AsyncSession, user: User, now: dt.datetime, ttl: dt.timedelta
+) -> Customer | None:
+    if user.current_customer_id is None or user.current_customer_at is None:
+        return None
+    if now - user.current_customer_at > ttl:
+        return None
+    return await visible_customer(session, user, user.current_customer_id)

@@ -6,56 +6,14 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.assistant import Assistant, Incoming, Result
+from bot.assistant import Assistant, Incoming
 from flows.engine import Input, button_data
 from storage import repo
 from storage.models import Change, ChatCursor, Contact, Conversation, Customer, FollowUp, User
 from tests.conftest import Clock, Database
+from tests.people import Person
 
 ANN, BOB, BOSS, STRANGER = 1001, 1002, 1003, 9999
-
-
-class Person:
-    """One Telegram user talking to the assistant; keeps the last screen and numbers updates."""
-
-    update_id = 0
-
-    def __init__(self, assistant: Assistant, telegram_id: int, lang: str = "zh-hans") -> None:
-        self.assistant = assistant
-        self.id = telegram_id
-        self.lang = lang
-        self.last: Result | None = None
-
-    async def _go(self, **kw: object) -> Result:
-        Person.update_id += 1
-        inc = Incoming(
-            chat_id=self.id, telegram_id=self.id, language_code=self.lang, update_id=Person.update_id, **kw
-        )  # type: ignore[arg-type]
-        self.last = await self.assistant.handle(inc)
-        return self.last
-
-    async def command(self, name: str, args: str = "") -> Result:
-        return await self._go(command=name, args=args)
-
-    async def say(self, text: str) -> Result:
-        return await self._go(input=Input(kind="text", text=text))
-
-    async def tap(self, label: str) -> Result:
-        assert self.last is not None
-        found = [b.data for r in self.last.replies for row in r.buttons for b in row if label in b.label]
-        assert found, f"no button {label!r} in {self.text}"
-        return await self._go(callback=found[0])
-
-    async def data(self, data: str) -> Result:
-        return await self._go(callback=data)
-
-    @property
-    def labels(self) -> list[str]:
-        return [b.label for r in (self.last.replies if self.last else []) for row in r.buttons for b in row]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.last.replies) if self.last else ""
 
 
 async def _setup(db: Database, clock: Clock) -> Assistant:

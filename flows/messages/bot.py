@@ -5,6 +5,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.new_customer": "新建客户",
         "cmd.new_contact": "新建联系人",
         "cmd.log": "记录跟进",
+        "cmd.note": "一句话记跟进",
         "cmd.find": "查找客户",
         "cmd.my": "我的客户",
         "cmd.cancel": "取消当前录入",
@@ -16,6 +17,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bot.greeting": "你好,{name}!我帮你随时随地把客户信息录入CRM。",
         "bot.help": (
             "/new_customer 新建客户\n/new_contact 新建联系人\n/log 记录一次跟进\n"
+            "直接发一句话(或 /note 内容)即可生成跟进草稿;发名片照片可新建联系人\n"
             "/find 名称/编号/电话 查找客户\n/my 我的客户\n/cancel 取消当前录入\n/lang 切换语言  /tz 设置时区"
         ),
         "bot.open_flow": "你有一个未完成的{flow}录入(停在第 {step} 步)。",
@@ -68,6 +70,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.new_customer": "New customer",
         "cmd.new_contact": "New contact",
         "cmd.log": "Log a follow-up",
+        "cmd.note": "A follow-up in one message",
         "cmd.find": "Find a customer",
         "cmd.my": "My customers",
         "cmd.cancel": "Cancel the current entry",
@@ -81,6 +84,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bot.greeting": "Hello {name}! I keep the CRM up to date from your phone.",
         "bot.help": (
             "/new_customer new customer\n/new_contact new contact\n/log log a follow-up\n"
+            "Just type a note (or /note TEXT) for a follow-up draft; send a business card photo for a contact\n"
             "/find name/number/phone find a customer\n/my my customers\n/cancel cancel the current entry\n"
             "/lang language  /tz time zone"
         ),
