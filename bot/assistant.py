@@ -83,7 +83,9 @@ class Assistant:
         clock: Clock = system_clock,
         flow_ttl: dt.timedelta = dt.timedelta(hours=24),
         files: FileStore | None = None,
+        default_hour: int = 9,
     ) -> None:
+        self.default_hour = default_hour
         self.files = files or FileStore(Path("data") / "attachments")
         self.sessions = sessions
         self.engine = Engine({**FLOWS, **REMINDER_FLOWS})
@@ -112,7 +114,9 @@ class Assistant:
             return Result(replies, turn.lang)
 
     async def _turn(self, session: AsyncSession, user: User, inc: Incoming, lang: str) -> Turn:
-        services = StoreServices(session, user, lang, self._tz(user), self.clock, self.files)
+        services = StoreServices(
+            session, user, lang, self._tz(user), self.clock, self.files, self.default_hour
+        )
         row = await repo.load_conversation(session, inc.chat_id, user.id)
         state = None
         if row is not None:
@@ -405,7 +409,7 @@ class Assistant:
             turn.user.lang = arg
             turn.lang = arg
             turn.services = StoreServices(
-                turn.session, turn.user, arg, turn.services.tz, self.clock, self.files
+                turn.session, turn.user, arg, turn.services.tz, self.clock, self.files, self.default_hour
             )
             return [Reply(t(arg, "bot.lang_set"))]
         if action == "my" and arg.isdigit():

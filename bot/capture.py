@@ -18,6 +18,7 @@ from flows import validators as v
 from flows.errors import Invalid
 from flows.i18n import t
 from flows.names import similarity
+from flows.notes import understand_note
 from flows.ports import DupProbe
 from storage import repo
 from storage.files import FileInfo, check
@@ -52,8 +53,6 @@ async def local_fetch(file: dict[str, Any]) -> bytes:
 
 async def note(assistant: Assistant, turn: Turn, inc: Incoming, text: str) -> list[Reply] | None:
     """A free-text note outside a flow becomes a follow-up draft; None when it reads like no note."""
-    from flows.notes import understand_note
-
     from flows.engine import Reply
 
     text = text.strip()
@@ -61,19 +60,19 @@ async def note(assistant: Assistant, turn: Turn, inc: Incoming, text: str) -> li
         return None
     customers = await repo.own_customer_refs(turn.session, turn.user)
     now = turn.services.now()
-    try:
-        draft_note = understand_note(text, customers, now=now)
-    except Invalid:
+    draft_note = understand_note(text, customers, now=now, default_hour=turn.services.default_hour)
+    if not draft_note.recognised:
         return None
-    if not (draft_note.candidates or draft_note.mode or draft_note.next_at):
-        return None
-    draft: dict[str, Any] = {"occurred_on": now.date().isoformat(), "participants": None, "attachments": None}
+    draft: dict[str, Any] = {
+        "occurred_on": draft_note.occurred_on.isoformat(),
+        "participants": None,
+        "attachments": None,
+    }
     if draft_note.customer is not None:
         c = draft_note.customer
         draft["customer"] = {"id": c.id, "name": c.name, "number": c.number}
-        draft["contact"] = (
-            {"id": draft_note.contact.id, "name": draft_note.contact.name} if draft_note.contact else None
-        )
+        if draft_note.contact is not None:  # else the contact is asked, with the customer's as buttons
+            draft["contact"] = {"id": draft_note.contact.id, "name": draft_note.contact.name}
     if draft_note.mode:
         draft["mode"] = draft_note.mode
         if draft_note.mode != "visit":

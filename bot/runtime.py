@@ -36,6 +36,7 @@ async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Ru
         clock=clock,
         flow_ttl=dt.timedelta(hours=settings.flow_ttl_hours),
         files=FileStore(settings.data_dir / "attachments"),
+        default_hour=settings.default_hour,
     )
     return Runtime(settings, engine, sessions, assistant)
 

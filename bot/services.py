@@ -31,8 +31,10 @@ class StoreServices:
         tz: dt.tzinfo,
         clock: Clock,
         files: FileStore | None = None,
+        default_hour: int = 9,
     ) -> None:
         self.files = files
+        self.default_hour = default_hour
         self.session = session
         self.user = user
         self._lang = lang

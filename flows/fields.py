@@ -91,7 +91,12 @@ def _confirm_when(value: Any, lang: str) -> str:
     return text
 
 
-def NextTime(name: str = "next_at", *, default_hour: Callable[[Env], int] = lambda env: 9, **kw: Any) -> Step:
+def NextTime(
+    name: str = "next_at",
+    *,
+    default_hour: Callable[[Env], int] = lambda env: env.services.default_hour,
+    **kw: Any,
+) -> Step:
     """A future date and time typed naturally, always echoed back as an absolute time to confirm."""
 
     def parse(text: str, env: Env) -> dict[str, Any]:

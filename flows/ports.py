@@ -52,6 +52,11 @@ class Services(Protocol):
 
     def now(self) -> dt.datetime: ...
 
+    @property
+    def default_hour(self) -> int:
+        """The hour meant by a day typed without a time (CRM_DEFAULT_HOUR)."""
+        ...
+
     async def find_duplicates(self, probe: DupProbe) -> list[DupMatch]: ...
 
     async def customer(self, customer_id: int) -> CustomerRef | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.assistant import Assistant, Incoming, Result
 from flows.engine import Input
 
@@ -17,13 +19,29 @@ class Person:
         self.lang = lang
         self.last: Result | None = None
 
-    async def _go(self, **kw: object) -> Result:
+    async def _go(self, *, payload: bytes | None = None, **kw: object) -> Result:
         Person.update_id += 1
         inc = Incoming(
             chat_id=self.id, telegram_id=self.id, language_code=self.lang, update_id=Person.update_id, **kw
         )  # type: ignore[arg-type]
-        self.last = await self.assistant.handle(inc)
+
+        async def fetch(file: dict[str, Any]) -> bytes:
+            assert payload is not None, "the assistant downloaded a file nobody sent"
+            return payload
+
+        self.last = await self.assistant.handle(inc, fetch)
         return self.last
+
+    async def send_file(self, data: bytes, kind: str, name: str | None, mime: str | None) -> Result:
+        """A photo, document or voice note as Telegram announces it (size and name), then its bytes."""
+        file = {
+            "type": kind,
+            "name": name,
+            "size": len(data),
+            "mime": mime,
+            "file_id": f"f{Person.update_id + 1}",
+        }
+        return await self._go(payload=data, input=Input(kind="file", file=file))
 
     async def command(self, name: str, args: str = "") -> Result:
         return await self._go(command=name, args=args)

@@ -21,6 +21,7 @@ SUNDAY_10AM = dt.datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
 class FakeServices:
     lang: str = "zh"
     tz: dt.tzinfo = SHANGHAI
+    default_hour: int = 9
     at: dt.datetime = SUNDAY_10AM
     customers: list[CustomerRef] = field(default_factory=list)
     phones: dict[int, str] = field(default_factory=dict)
