@@ -18,7 +18,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bot.help": (
             "/new_customer 新建客户\n/new_contact 新建联系人\n/log 记录一次跟进\n"
             "直接发一句话(或 /note 内容)即可生成跟进草稿;发名片照片可新建联系人\n"
-            "/find 名称/编号/电话 查找客户\n/my 我的客户\n/cancel 取消当前录入\n/lang 切换语言  /tz 设置时区"
+            "/find 名称/编号/电话 查找客户\n/my 我的客户\n/today 今日待办\n/cancel 取消当前录入\n"
+            "/lang 切换语言  /tz 设置时区  /quiet 免打扰时段"
         ),
         "bot.open_flow": "你有一个未完成的{flow}录入(停在第 {step} 步)。",
         "bot.btn.continue": "▶️ 继续",
@@ -85,8 +86,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bot.help": (
             "/new_customer new customer\n/new_contact new contact\n/log log a follow-up\n"
             "Just type a note (or /note TEXT) for a follow-up draft; send a business card photo for a contact\n"
-            "/find name/number/phone find a customer\n/my my customers\n/cancel cancel the current entry\n"
-            "/lang language  /tz time zone"
+            "/find name/number/phone find a customer\n/my my customers\n/today today's to-dos\n"
+            "/cancel cancel the current entry\n/lang language  /tz time zone  /quiet quiet hours"
         ),
         "bot.open_flow": "You have an unfinished {flow} (at question {step}).",
         "bot.btn.continue": "▶️ Continue",
