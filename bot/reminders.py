@@ -829,6 +829,7 @@ async def on_button(assistant: Assistant, turn: Turn, inc: Incoming) -> list[Rep
     customer = await repo.visible_customer(turn.session, turn.user, customer_id) if customer_id else None
     if customer is None:
         return [Reply(t(lang, "rem.not_allowed"))]
+    repo.set_current_customer(turn.user, customer.id, assistant.clock())  # /log, files: this customer
     if action == "log":
         picked: dict[str, Any] = {
             "customer": {"id": customer.id, "name": customer.name, "number": customer.number}

@@ -752,6 +752,17 @@ async def test_done_closes_the_followup_and_a_second_press_says_so(world: World)
         assert (change.field, change.new_value, change.reason) == ("next_done", "yes", "reminder: done")
 
 
+async def test_acting_on_a_reminder_makes_its_customer_the_current_one(world: World) -> None:
+    _, reminder = await _due_reminder(world)
+    ann = Person(world.assistant, ANN)
+    await ann.command("log")
+    assert "跟进哪个客户" in ann.text  # nothing open yet
+    await ann.command("cancel")
+    await ann.press("完成", reminder)
+    await ann.command("log")
+    assert "为“华为技术有限公司”记录" in ann.text and "沟通日期" in ann.text
+
+
 async def test_snooze_moves_the_time_by_an_hour_and_reminds_again_then(world: World) -> None:
     clock = world.clock
     fid, reminder = await _due_reminder(world)
