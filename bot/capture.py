@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows import validators as v
 from flows.errors import Invalid
+from flows.fields import address_answer
 from flows.i18n import t
 from flows.names import similarity
 from flows.notes import understand_note
@@ -56,12 +57,14 @@ async def note(assistant: Assistant, turn: Turn, inc: Incoming, text: str) -> li
     from flows.engine import Reply
 
     text = text.strip()
-    if len(text) < NOTE_MIN_LEN:
+    if not text:
         return None
     customers = await repo.own_customer_refs(turn.session, turn.user)
     now = turn.services.now()
     draft_note = understand_note(text, customers, now=now, default_hour=turn.services.default_hour)
-    if not draft_note.recognised:
+    if draft_note.just_a_name:  # "Acme": show it, as /find would
+        return await assistant._find(turn, text)
+    if len(text) < NOTE_MIN_LEN or not draft_note.recognised:
         return None
     draft: dict[str, Any] = {
         "occurred_on": draft_note.occurred_on.isoformat(),
@@ -137,7 +140,7 @@ async def business_card(assistant: Assistant, turn: Turn, inc: Incoming, data: b
         customer: dict[str, Any] = {"kind": "enterprise"}
         _try(customer, "name", lambda: v.parse_enterprise_name(str(fields.company)))
         if fields.address:
-            _try(customer, "address", lambda: _address(str(fields.address)))
+            _try(customer, "address", lambda: address_answer(str(fields.address)))
         if "name" in customer:
             notes.append(Reply(t(lang, "capture.card_new_company", company=customer["name"])))
             then = {"flow": "contact", "draft": contact}
@@ -151,17 +154,6 @@ def _try(target: dict[str, Any], key: str, parse: Callable[[], Any]) -> None:
     """Keep a value read from a card only if it passes the same check as a typed one."""
     with contextlib.suppress(Invalid):
         target[key] = parse()
-
-
-def _address(text: str) -> dict[str, Any]:
-    a = v.parse_address(text)
-    return {
-        "province": a.province,
-        "city": a.city,
-        "district": a.district,
-        "detail": a.detail,
-        "full": a.full,
-    }
 
 
 def _listing(fields: Any, lang: str) -> str:

@@ -43,18 +43,25 @@ def PersonName(name: str = "name", **kw: Any) -> Step:
     return Step(name, parse=lambda text, env: v.parse_person_name(text), **kw)
 
 
-def Address(name: str = "address", **kw: Any) -> Step:
-    def parse(text: str, env: Env) -> dict[str, Any]:
-        a = v.parse_address(text)
-        return {
-            "province": a.province,
-            "city": a.city,
-            "district": a.district,
-            "detail": a.detail,
-            "full": a.full,
-        }
+def address_answer(text: str) -> dict[str, Any]:
+    """An address as an answer is stored: its parts for filtering, and the full text to show."""
+    a = v.parse_address(text)
+    return {
+        "province": a.province,
+        "city": a.city,
+        "district": a.district,
+        "detail": a.detail,
+        "full": a.full,
+    }
 
-    return Step(name, parse=parse, show=lambda val, lang: str(val.get("full", "")), **kw)
+
+def Address(name: str = "address", **kw: Any) -> Step:
+    return Step(
+        name,
+        parse=lambda text, env: address_answer(text),
+        show=lambda val, lang: str(val.get("full", "")),
+        **kw,
+    )
 
 
 def Tags(name: str = "tags", **kw: Any) -> Step:

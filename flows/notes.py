@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 
 from flows.dates import When, find_when
 from flows.errors import Invalid
-from flows.names import core_name, fold
+from flows.names import core_name, fold, similarity
 from flows.normalize import normalize
 from flows.refs import ContactRef, CustomerRef
 
@@ -217,6 +217,12 @@ def _contact_strength(contact: ContactRef, text: str, words: Sequence[str], hono
     return 0.0
 
 
+def _is_name(text: str, name: str) -> bool:
+    """Whether `text` is (a short form of) the company name itself: "Acme", "华为", "Globex Corp"."""
+    typed, stored = core_name(text), core_name(name)
+    return len(typed) >= 2 and (typed in stored or similarity(text, name) >= 90)
+
+
 # ------------------------------------------------------------------ the note
 
 
@@ -232,6 +238,15 @@ class Note:
     next_at: When | None
     occurred_on: dt.date
     date_problem: Invalid | None = None  # a date phrase clearly meant but wrong or two-way (asked again)
+
+    @property
+    def just_a_name(self) -> bool:
+        """Whether the text is only a customer's name ("Acme", "华为"): the person is looking it up."""
+        return (
+            not self.mode
+            and self.next_at is None
+            and any(_is_name(self.content, c.name) for c in self.candidates)
+        )
 
     @property
     def recognised(self) -> bool:
@@ -253,8 +268,8 @@ class _Scored:
         return self.company + self.strength / 2
 
 
-_MARGIN = 0.2
-_RECENT_DAYS = 31  # "2019年合作过" is history, not the day of this interaction  # a customer is "the one" only if it fits this much better than the next
+_MARGIN = 0.2  # a customer is "the one" only if it fits this much better than the next
+_RECENT_DAYS = 31  # "2019年合作过" is history, not the day of this interaction
 
 
 def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:

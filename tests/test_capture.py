@@ -12,7 +12,7 @@ from bot.assistant import Assistant
 from flows.engine import Input
 from storage import repo
 from storage.files import FileStore
-from storage.models import Attachment, Contact, Customer, FollowUp, User
+from storage.models import Attachment, Contact, Conversation, Customer, FollowUp, User
 from tests.conftest import Clock, Database
 from tests.people import Person
 
@@ -63,6 +63,21 @@ async def test_a_note_matching_two_customers_asks_which(db: Database, clock: Clo
     assert any("华为技术有限公司" in x for x in ann.labels) and any(
         "华为终端有限公司" in x for x in ann.labels
     )
+
+
+async def test_a_bare_customer_name_outside_a_flow_opens_it_like_find(
+    db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    ann = Person(await _setup(db, clock, tmp_path), ANN)
+    await ann.say("Acme")
+    assert "Acme Trading Co., Ltd." in ann.text and any("记录跟进" in x for x in ann.labels)
+    await ann.say("华为")
+    assert any("华为技术有限公司" in x for x in ann.labels) and any(
+        "华为终端有限公司" in x for x in ann.labels
+    )
+    async with db.sessions() as s:
+        assert (await s.execute(select(FollowUp))).first() is None
+        assert (await s.execute(select(Conversation))).first() is None  # no draft was started
 
 
 async def test_text_that_is_no_note_gets_the_hint(db: Database, clock: Clock, tmp_path: Path) -> None:

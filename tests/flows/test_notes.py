@@ -108,7 +108,14 @@ CASES: list[Case] = [
         None,
     ),
     ("昨天拜访了华为终端,王强说下个月15号前给答复", 2, "王强", "visit", "12-15 09:00", "11-21"),
-    ("上周五和阿里马丽见面,她要一份案例集,下周二上午发给她", 3, "马丽", "visit", "11-24 09:00", "11-13"),  # the week before this one
+    (
+        "上周五和阿里马丽见面,她要一份案例集,下周二上午发给她",
+        3,
+        "马丽",
+        "visit",
+        "11-24 09:00",
+        "11-13",
+    ),  # the week before this one
     ("和腾讯陈经理线上会议,确认了接口文档,两周后再跟进", 4, "陈静", "online_meeting", "12-06 09:00", None),
     ("和腾讯王经理通了电话", 4, None, "phone", None, None),  # no 王 at Tencent: ask the contact
     ("阿里巴巴的人说暂时不需要了", 3, None, None, None, None),
@@ -321,6 +328,15 @@ def test_the_table_is_big_enough_and_covers_both_languages() -> None:
 )
 def test_what_reads_as_a_note(text: str, recognised: bool) -> None:
     assert understand_note(text, BOOK, now=NOW).recognised is recognised
+
+
+@pytest.mark.parametrize(
+    ("text", "name_only"),
+    [("Acme", True), ("acme trading", True), ("华为", True), ("华为终端", True), ("Globex Corp", True),
+     ("华为那边说要重新报价", False), ("Called Acme", False), ("明天华为", False), ("hello", False)],
+)  # fmt: skip
+def test_a_bare_name_is_a_lookup_not_a_note(text: str, name_only: bool) -> None:
+    assert understand_note(text, BOOK, now=NOW).just_a_name is name_only
 
 
 def test_a_date_that_reads_two_ways_is_asked_not_guessed() -> None:
