@@ -197,26 +197,27 @@ async def file_input(
     )
     if state is not None and not wants_file:
         return await assistant._apply(turn, inc, await assistant.engine.handle(state, inp, turn.services))
+    current = None
+    if state is None:
+        current = await repo.current_customer(turn.session, turn.user, assistant.clock(), CURRENT_TTL)
+        if current is None and file.get("type") != "photo":  # a photo alone may be a business card
+            return [Reply(t(lang, "capture.no_customer_for_file"))]
     if fetch is None:
         return [Reply(t(lang, "capture.no_download"))]
-    data = await fetch(file)
+    try:  # the size Telegram announced may be missing or wrong: the bytes are checked again
+        data = await fetch(file)
+        staged = assistant.files.stage(data, file_info(file), file.get("file_id"))
+    except Invalid as bad:
+        return [Reply(t(lang, bad.key, **bad.params))]
     if state is not None:
-        try:
-            staged = assistant.files.stage(data, file_info(file), file.get("file_id"))
-        except Invalid as bad:
-            return [Reply(t(lang, bad.key, **bad.params))]
         staged_input = Input(kind="file", file=staged)
         return await assistant._apply(
             turn, inc, await assistant.engine.handle(state, staged_input, turn.services)
         )
-    current = await repo.current_customer(turn.session, turn.user, assistant.clock(), CURRENT_TTL)
-    if file.get("type") == "photo" and current is None:
-        return await business_card(assistant, turn, inc, data)
     if current is None:
-        return [Reply(t(lang, "capture.no_customer_for_file"))]
+        return await business_card(assistant, turn, inc, data)
     if file.get("type") == "photo":
         # a photo with a customer open: a card, or a picture for that customer? Ask, keep the bytes.
-        staged = assistant.files.stage(data, file_info(file), file.get("file_id"))
         turn.user.current_customer_at = assistant.clock()
         await assistant._save_state(turn, inc.chat_id, None)
         token = staged["sha256"][:16]
@@ -229,7 +230,6 @@ async def file_input(
                 ],
             )
         ]
-    staged = assistant.files.stage(data, file_info(file), file.get("file_id"))
     await assistant.files.attach(turn.session, staged, current, turn.user.id, turn.services.now().date())
     return [Reply(t(lang, "capture.attached", name=current.name))]
 

@@ -35,7 +35,9 @@ from bot.assistant import COMMANDS, Assistant, Incoming
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
 from flows.engine import Input, Reply
+from flows.errors import Invalid
 from flows.i18n import t
+from storage.files import MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,16 @@ class TelegramFrontend:
             )
         if message.text is not None:
             return Input(kind="text", text=message.text)
-        attachment = message.document or message.voice or (message.photo[-1] if message.photo else None)
+        # audio and video come as files too: their name or type decides whether they are kept or refused
+        attachment = (
+            message.document
+            or message.voice
+            or (message.photo[-1] if message.photo else None)
+            or message.audio
+            or message.video
+            or message.video_note
+            or message.animation
+        )
         if attachment is not None:
             return Input(
                 kind="file",
@@ -110,8 +121,9 @@ class TelegramFrontend:
                     "file_id": attachment.file_id,
                     "size": attachment.file_size,
                     "name": getattr(attachment, "file_name", None),
-                    "mime": getattr(attachment, "mime_type", None),
-                    "type": "document" if message.document else "voice" if message.voice else "photo",
+                    "mime": getattr(attachment, "mime_type", None)
+                    or ("video/mp4" if message.video_note else None),
+                    "type": "voice" if message.voice else "photo" if message.photo else "document",
                 },
             )
         return None
@@ -119,6 +131,8 @@ class TelegramFrontend:
     async def _fetch(self, file: dict[str, Any]) -> bytes:
         """Download what the person sent, through the Bot API's getFile (and its file base URL)."""
         tg_file = await self._bot.get_file(file["file_id"])
+        if tg_file.file_size is not None and tg_file.file_size > MAX_BYTES:  # the message may not have said
+            raise Invalid("file.too_big", size_mb=f"{tg_file.file_size / 1024 / 1024:.1f}", limit_mb=10)
         return bytes(await tg_file.download_as_bytearray())
 
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:

@@ -7,11 +7,13 @@ attached, and a crash between receiving and saving loses no bytes the user alrea
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import mimetypes
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,20 +74,43 @@ def check(info: FileInfo) -> str:
     return ext
 
 
+# Staged files belong to an open entry (kept 24 hours) or a "card or attachment?" question; after
+# this long nobody can still file them, so they are removed when the next file arrives.
+INCOMING_KEPT = dt.timedelta(days=3)
+SWEEP_EVERY = dt.timedelta(hours=1)
+
+
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._swept_at: float = 0.0
+
+    def sweep_incoming(self, now: float | None = None) -> int:
+        """Remove staged files older than INCOMING_KEPT (cancelled entries, unanswered photos)."""
+        now = time.time() if now is None else now
+        self._swept_at = now
+        removed = 0
+        for path in (self.root / "incoming").glob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime > INCOMING_KEPT.total_seconds():
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def stage(self, data: bytes, info: FileInfo, telegram_file_id: str | None = None) -> dict[str, Any]:
         """Keep the bytes under incoming/<sha256><ext>; returns a JSON-able reference for the flow state."""
         ext = check(info)
         if len(data) > MAX_BYTES:
             raise Invalid("file.too_big", size_mb=f"{len(data) / 1024 / 1024:.1f}", limit_mb=10)
+        if time.time() - self._swept_at > SWEEP_EVERY.total_seconds():
+            self.sweep_incoming()
         digest = hashlib.sha256(data).hexdigest()
         incoming = self.root / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)
         path = incoming / f"{digest}{ext}"
-        if not path.exists():
+        if path.exists():
+            path.touch()  # sent again: keep it as long as from now
+        else:
             tmp = path.with_suffix(path.suffix + ".part")
             tmp.write_bytes(data)
             os.replace(tmp, path)  # atomic: a crash never leaves half a file under the final name
@@ -121,7 +146,7 @@ class FileStore:
         source = Path(staged["path"])
         if source.exists():
             shutil.copyfile(source, target)
-        else:  # already filed by an earlier attempt of this same save
+        else:  # swept after days of waiting, or removed by hand: ask for it again
             raise Invalid("file.lost")
         attachment = Attachment(
             customer_id=customer.id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from sqlalchemy import select
 from bot.assistant import Assistant
 from flows.engine import Input
 from storage import repo
-from storage.files import FileStore
+from storage.files import INCOMING_KEPT, FileInfo, FileStore
 from storage.models import Attachment, Contact, Conversation, Customer, FollowUp, User
 from tests.conftest import Clock, Database
 from tests.people import Person
@@ -222,3 +224,37 @@ async def test_a_business_card_of_a_new_company_creates_the_customer_then_the_co
             "liming@shulan.com",
             "销售总监",
         )
+
+
+async def test_a_file_whose_size_was_not_announced_is_checked_after_download(
+    db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    ann = Person(await _setup(db, clock, tmp_path), ANN)
+    await ann.command("find", "Acme")
+    big = b"%PDF" + b"x" * (10 * 1024 * 1024)
+    file = {"type": "document", "name": "big.pdf", "size": None, "mime": "application/pdf", "file_id": "f"}
+    await ann._go(payload=big, input=Input(kind="file", file=file))
+    assert "文件太大" in ann.text
+    async with db.sessions() as s:
+        assert (await s.execute(select(Attachment))).first() is None
+    assert not list((tmp_path / "attachments").rglob("*.pdf"))
+
+
+async def test_a_document_with_no_customer_open_is_refused_without_downloading(
+    db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    ann = Person(await _setup(db, clock, tmp_path), ANN)
+    # no payload: Person's fetch fails the test if the assistant downloads anyway
+    file = {"type": "document", "name": "q.pdf", "size": 10, "mime": "application/pdf", "file_id": "f"}
+    await ann._go(input=Input(kind="file", file=file))
+    assert "先用 /find 打开客户" in ann.text
+
+
+def test_staged_files_nobody_can_file_any_more_are_swept(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    old = Path(store.stage(b"old", FileInfo("document", 3, "a.pdf", None))["path"])
+    fresh = Path(store.stage(b"fresh", FileInfo("document", 5, "b.pdf", None))["path"])
+    later = time.time() + INCOMING_KEPT.total_seconds() - 60
+    os.utime(old, (later - INCOMING_KEPT.total_seconds() - 120,) * 2)
+    assert store.sweep_incoming(now=later) == 1
+    assert not old.exists() and fresh.exists()
