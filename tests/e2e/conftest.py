@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from storage.db import make_engine
+from tests.conftest import PG_URL
 from tests.e2e.fake_bot_api import FakeBotApi, FakeUser
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -51,3 +60,31 @@ class Chat:
         raise AssertionError(
             f"no bot message with {fragment!r}; saw {seen}\n{self.api.transcript(self.user.id)}"
         )
+
+
+def spawn_bot(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`crm-bot run` as its own process, so a test can kill it as a crash would."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def fresh_database(backend: str, tmp_path: Path) -> tuple[str, Any]:
+    """A database URL another process can open, and how to drop it (None for a SQLite file)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'killed.sqlite3'}", None
+    name = f"crm_e2e_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    async def drop() -> None:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", drop

@@ -6,19 +6,15 @@ kills it with SIGKILL in the middle of a flow, starts it again and finishes the 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
 import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot.assistant import Assistant
 from bot.config import Settings
@@ -27,44 +23,11 @@ from bot.telegram_app import build_application, on_start
 from storage import repo
 from storage.db import make_engine, migrate
 from storage.models import Customer, FollowUp
-from tests.conftest import PG_URL, Database, postgres_ok
+from tests.conftest import Database, postgres_ok
+from tests.e2e.conftest import Chat, fresh_database, spawn_bot
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
 
 ANN = FakeUser(5001, "芳", last_name="王", language_code="zh-hans")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Chat:
-    """One person's side of a Telegram chat with the bot."""
-
-    def __init__(self, api: FakeBotApi, user: FakeUser) -> None:
-        self.api = api
-        self.user = user
-
-    def say(self, words: str) -> None:
-        self.api.push_text(self.user.id, words, user=self.user)
-
-    async def tap(self, label: str) -> None:
-        await self.api.press(self.user.id, label, user=self.user)
-
-    async def expect(self, fragment: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Wait for the next bot message (or edit) containing fragment; fail showing the chat if none."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen: list[str | None] = []
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"no bot message with {fragment!r}; saw {seen}\n{self.api.transcript(self.user.id)}"
-                )
-            try:
-                message = await self.api.next_message(self.user.id, timeout=remaining)
-            except AssertionError:
-                continue
-            seen.append(message.get("text"))
-            if fragment in (message.get("text") or ""):
-                return message
 
 
 def _settings(api: FakeBotApi) -> Settings:
@@ -203,33 +166,6 @@ async def test_log_a_followup_with_a_natural_time_and_a_redelivered_update(
 # ---------------------------------------------------------------- a real process, killed mid-flow
 
 
-def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def _database_url(backend: str, tmp_path: Path) -> tuple[str, Any]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'killed.sqlite3'}", None
-    name = f"crm_e2e_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_URL.rsplit("/", 1)[0]
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return f"{base}/{name}", drop
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_killed_mid_flow_and_started_again_continues_at_the_same_question(
@@ -239,7 +175,7 @@ async def test_killed_mid_flow_and_started_again_continues_at_the_same_question(
         if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL is required but not reachable")
         pytest.skip("PostgreSQL not reachable")
-    url, drop = await _database_url(backend, tmp_path)
+    url, drop = await fresh_database(backend, tmp_path)
     try:
         engine = make_engine(url)
         await migrate(engine)
@@ -260,7 +196,7 @@ async def test_killed_mid_flow_and_started_again_continues_at_the_same_question(
             "no_proxy": "127.0.0.1,localhost",
         }
         chat = Chat(fake_api, ANN)
-        first = _spawn(env)
+        first = spawn_bot(env)
         try:
             chat.say("/new_customer")
             await chat.expect("客户类型", timeout=30)
@@ -271,7 +207,7 @@ async def test_killed_mid_flow_and_started_again_continues_at_the_same_question(
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
-        second = _spawn(env)
+        second = spawn_bot(env)
         try:
             await chat.tap("潜在客户")  # a button of the question asked before the kill
             await chat.expect("所属行业", timeout=30)

@@ -13,15 +13,13 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.assistant import Assistant
@@ -31,11 +29,12 @@ from bot.telegram_app import build_application
 from storage import repo
 from storage.db import make_engine, make_sessions, migrate
 from storage.models import Conversation, FollowUp, Reminder
-from tests.conftest import PG_URL, Database, postgres_ok
+from tests.conftest import Database, postgres_ok
+from tests.e2e.conftest import Chat as BaseChat
+from tests.e2e.conftest import fresh_database, spawn_bot
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
 
 ANN = FakeUser(6001, "芳", last_name="王", language_code="zh-hans")
-ROOT = Path(__file__).resolve().parents[2]
 DUE = "⏰ 杭州数澜科技有限公司 — "  # how a due follow-up reminder starts
 AGREED = ("报价单周二前发出", "演示环境下周搭好", "合同条款请法务确认", "样品寄到上海仓库")
 
@@ -70,32 +69,11 @@ async def _seed(sessions: async_sessionmaker[AsyncSession], due: int = 3) -> See
         return Seeded(customer.id, contact.id, ids)
 
 
-class Chat:
+class Chat(BaseChat):
     """Ann's side of the chat."""
 
     def __init__(self, api: FakeBotApi) -> None:
-        self.api = api
-
-    async def expect(self, fragment: str, timeout: float = 10.0) -> dict[str, Any]:
-        """The next bot message (or edit) containing fragment; others are passed over."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen: list[str | None] = []
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                message = await self.api.next_message(ANN.id, timeout=remaining)
-            except AssertionError:
-                break
-            seen.append(message.get("text"))
-            if fragment in (message.get("text") or ""):
-                return message
-        raise AssertionError(f"no bot message with {fragment!r}; saw {seen}\n{self.api.transcript(ANN.id)}")
-
-    async def tap(self, label: str, message: dict[str, Any] | None = None) -> None:
-        await self.api.press(ANN.id, label, user=ANN, message_id=message["message_id"] if message else None)
-
-    def say(self, words: str) -> None:
-        self.api.push_text(ANN.id, words, user=ANN)
+        super().__init__(api, ANN)
 
     def reminders_sent(self) -> list[str]:
         return [
@@ -280,32 +258,6 @@ async def test_429_network_errors_and_a_blocked_user_through_the_rate_limiter(
 # ---------------------------------------------------------------- a real process, killed mid-delivery
 
 
-async def _database(backend: str, tmp_path: Path) -> tuple[str, Any]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'killed.sqlite3'}", None
-    name = f"crm_rem_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", drop
-
-
-def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -333,7 +285,7 @@ async def test_a_bot_killed_between_claiming_and_sending_delivers_each_reminder_
         if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL is required but not reachable")
         pytest.skip("PostgreSQL not reachable")
-    url, drop = await _database(backend, tmp_path)
+    url, drop = await fresh_database(backend, tmp_path)
     engine = make_engine(url)
     try:
         await migrate(engine)
@@ -351,7 +303,7 @@ async def test_a_bot_killed_between_claiming_and_sending_delivers_each_reminder_
             "no_proxy": "127.0.0.1,localhost",
         }
         chat = Chat(fake_api)
-        first = _spawn(env)
+        first = spawn_bot(env)
         try:
             await chat.expect(DUE, timeout=30)
             # the first is sent and recorded; the other two are claimed, waiting out the 1/s chat pace
@@ -365,7 +317,7 @@ async def test_a_bot_killed_between_claiming_and_sending_delivers_each_reminder_
             first.wait(10)
         assert await _states(sessions) == {"sent": 1, "claimed": 2}  # killed between claim and send
         assert len(chat.reminders_sent()) == 1
-        second = _spawn(env)
+        second = spawn_bot(env)
         try:
             await chat.expect(DUE, timeout=30)
             await chat.expect(DUE, timeout=10)
