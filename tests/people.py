@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.assistant import Assistant, Incoming, Result
-from flows.engine import Input
+from flows.engine import Input, Reply
 
 
 class Person:
@@ -53,6 +53,13 @@ class Person:
         assert self.last is not None
         found = [b.data for r in self.last.replies for row in r.buttons for b in row if label in b.label]
         assert found, f"no button {label!r} in {self.text}"
+        return await self._go(callback=found[0])
+
+    async def press(self, label: str, replies: list[Reply] | None = None) -> Result:
+        """Tap a button by label on the given messages (an earlier one, e.g. a reminder), else the last."""
+        shown = replies if replies is not None else (self.last.replies if self.last else [])
+        found = [b.data for r in shown for row in r.buttons for b in row if label in b.label]
+        assert found, f"no button {label!r}"
         return await self._go(callback=found[0])
 
     async def tap_any(self, *labels: str) -> Result:

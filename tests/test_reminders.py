@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
 import subprocess
 import sys
 import time
@@ -21,16 +20,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.assistant import Assistant, Incoming
+from bot.assistant import Assistant
 from bot.reminders import Blocked, Rejected, Reminders, Report, RetryLater
 from flows import reminders as rules
-from flows.engine import Input, Reply
+from flows.engine import Reply
 from flows.reminders import Quiet
 from storage import reminders as store
 from storage import repo
 from storage.db import make_engine, make_sessions
 from storage.models import Change, Conversation, Customer, FollowUp, Reminder
 from tests.conftest import PG_URL, Clock, Database
+from tests.people import Person
 
 SH = ZoneInfo("Asia/Shanghai")
 ANN, BOB, BOSS, ADMIN = 1001, 1002, 1003, 1004
@@ -361,7 +361,7 @@ async def test_morning_digest_at_0830_local_once_a_day(world: World) -> None:
     ann_digests = [r for r in await world.rows("digest") if r.user_id == world.ids[str(ANN)]]
     assert [r.state for r in ann_digests] == ["sent"]
     # /today shows the same on demand
-    replies = await Person(world.assistant, ANN).command("today")
+    replies = (await Person(world.assistant, ANN).command("today")).replies
     assert "今天到期(1)" in replies[0].text
 
 
@@ -692,40 +692,6 @@ async def test_two_bot_processes_on_postgresql_race_for_1000_due_reminders(
 # ================================================================ buttons, through the assistant
 
 
-class Person:
-    """One user pressing reminder buttons and typing, through the Assistant (as Telegram would)."""
-
-    updates = itertools.count(1)
-
-    def __init__(self, assistant: Assistant, telegram_id: int, lang: str = "zh-hans") -> None:
-        self.assistant = assistant
-        self.id = telegram_id
-        self.lang = lang
-        self.last: list[Reply] = []
-
-    async def go(self, **kw: Any) -> list[Reply]:
-        inc = Incoming(
-            chat_id=self.id, telegram_id=self.id, language_code=self.lang, update_id=next(self.updates), **kw
-        )
-        self.last = (await self.assistant.handle(inc)).replies
-        return self.last
-
-    async def command(self, name: str, args: str = "") -> list[Reply]:
-        return await self.go(command=name, args=args)
-
-    async def say(self, text: str) -> list[Reply]:
-        return await self.go(input=Input(kind="text", text=text))
-
-    async def press(self, label: str, replies: list[Reply] | None = None) -> list[Reply]:
-        found = [b.data for r in (replies or self.last) for row in r.buttons for b in row if label in b.label]
-        assert found, f"no button {label!r}"
-        return await self.go(callback=found[0])
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.last)
-
-
 async def _due_reminder(world: World) -> tuple[int, list[Reply]]:
     fid = await world.followup(world.clock() - dt.timedelta(seconds=1))
     (sent,) = due_only(await world.tick())
@@ -826,11 +792,11 @@ async def test_forged_and_foreign_reminder_buttons_are_refused(world: World) -> 
     rid = int(reminder[0].buttons[0][1].data.split("|")[2])
     bob = Person(world.assistant, BOB)
     for data in (f"r|done|{rid}", f"r|snz|{rid}", f"r|log|{rid}", f"r|pick|{rid}", "r|done|99999", "r|x|y"):
-        await bob.go(callback=data)
+        await bob.data(data)
         assert "无权" in bob.text and "华为" not in bob.text, data
     assert not (await _followup(world, fid)).next_done
     boss = Person(world.assistant, BOSS)  # Ann's manager may act on her customers
-    await boss.go(callback=f"r|done|{rid}")
+    await boss.data(f"r|done|{rid}")
     assert "已完成" in boss.text
 
 
