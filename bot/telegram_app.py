@@ -302,7 +302,11 @@ def build_application(
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            # 5 per 0.2 s: 25/s with bursts of 5, so no one-second window goes past Telegram's ~30/s
+            # (the default 30 per 1 s lets a burst of 30 follow a full second, drawing 429s)
+            AIORateLimiter(overall_max_rate=5, overall_time_period=0.2, max_retries=3)
+        )
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
