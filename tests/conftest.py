@@ -81,13 +81,18 @@ def backend_params() -> list[object]:
     return ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=backend_params())
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    backend = request.param
+async def need_backend(backend: str) -> None:
+    """Skip a PostgreSQL test when there is none, or fail it where CI says PostgreSQL must be there."""
     if backend == "postgres" and not await postgres_ok():
         if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+
+
+@pytest.fixture(params=backend_params())
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    backend = request.param
+    await need_backend(backend)
     database, close = await open_database(backend, tmp_path)
     BACKENDS_RUN.add(backend)
     try:

@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from telegram.ext import Application
 
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.telegram_app import build_application
 from storage.db import make_engine
 from tests.conftest import PG_URL
 from tests.e2e.fake_bot_api import FakeBotApi, FakeUser
@@ -60,6 +64,18 @@ class Chat:
         raise AssertionError(
             f"no bot message with {fragment!r}; saw {seen}\n{self.api.transcript(self.user.id)}"
         )
+
+
+def application(
+    api: FakeBotApi, settings: Settings, runtime: Runtime
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The production Application, its HTTP pointed at the stand-in (tests start it with `started`)."""
+    return build_application(
+        settings,
+        runtime,
+        request=api.request(),
+        get_updates_request=api.request(connection_pool_size=1),
+    )
 
 
 def spawn_bot(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -20,12 +20,11 @@ from sqlalchemy import select
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.telegram_app import build_application
 from storage import repo
 from storage.files import FileStore
 from storage.models import Attachment, Customer, FollowUp
 from tests.conftest import Database
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import Chat, application
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
 
 ANN = FakeUser(7001, "芳", last_name="王", language_code="zh-hans")
@@ -72,12 +71,7 @@ async def bot(fake_api: FakeBotApi, db: Database, tmp_path: Path) -> AsyncIterat
     )
     assistant = Assistant(db.sessions, files=FileStore(settings.data_dir / "attachments"))
     runtime = Runtime(settings, db.engine, db.sessions, assistant)
-    app = build_application(
-        settings,
-        runtime,
-        request=fake_api.request(),
-        get_updates_request=fake_api.request(connection_pool_size=1),
-    )
+    app = application(fake_api, settings, runtime)
     async with started(app):
         yield Bot(Chat(fake_api, ANN), fake_api, db, data_dir, customer_id, number)
 

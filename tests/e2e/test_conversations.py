@@ -19,12 +19,12 @@ from sqlalchemy import select
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.telegram_app import build_application, on_start
+from bot.telegram_app import on_start
 from storage import repo
 from storage.db import make_engine, migrate
 from storage.models import Customer, FollowUp
-from tests.conftest import Database, postgres_ok
-from tests.e2e.conftest import Chat, fresh_database, spawn_bot
+from tests.conftest import Database, need_backend
+from tests.e2e.conftest import Chat, application, fresh_database, spawn_bot
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
 
 ANN = FakeUser(5001, "芳", last_name="王", language_code="zh-hans")
@@ -40,12 +40,7 @@ async def bot(fake_api: FakeBotApi, db: Database) -> AsyncIterator[Chat]:
     async with db.sessions.begin() as s:
         await repo.add_user(s, ANN.id, "王芳", "sales")
     runtime = Runtime(_settings(fake_api), db.engine, db.sessions, Assistant(db.sessions))
-    app = build_application(
-        runtime.settings,
-        runtime,
-        request=fake_api.request(),
-        get_updates_request=fake_api.request(connection_pool_size=1),
-    )
+    app = application(fake_api, runtime.settings, runtime)
     async with started(app):
         await on_start(app)
         yield Chat(fake_api, ANN)
@@ -171,10 +166,7 @@ async def test_log_a_followup_with_a_natural_time_and_a_redelivered_update(
 async def test_killed_mid_flow_and_started_again_continues_at_the_same_question(
     backend: str, fake_api: FakeBotApi, tmp_path: Path
 ) -> None:
-    if backend == "postgres" and not await postgres_ok():
-        if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required but not reachable")
-        pytest.skip("PostgreSQL not reachable")
+    await need_backend(backend)
     url, drop = await fresh_database(backend, tmp_path)
     try:
         engine = make_engine(url)

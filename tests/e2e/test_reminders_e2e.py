@@ -25,13 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.telegram_app import build_application
 from storage import repo
 from storage.db import make_engine, make_sessions, migrate
 from storage.models import Conversation, FollowUp, Reminder
-from tests.conftest import Database, postgres_ok
+from tests.conftest import Database, need_backend
 from tests.e2e.conftest import Chat as BaseChat
-from tests.e2e.conftest import fresh_database, spawn_bot
+from tests.e2e.conftest import application, fresh_database, spawn_bot
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
 
 ANN = FakeUser(6001, "芳", last_name="王", language_code="zh-hans")
@@ -99,12 +98,7 @@ async def running(fake_api: FakeBotApi, db: Database) -> AsyncIterator[tuple[Cha
     seeded = await _seed(db.sessions, due=4)
     settings = _settings(fake_api)
     runtime = Runtime(settings, db.engine, db.sessions, Assistant(db.sessions))
-    app = build_application(
-        settings,
-        runtime,
-        request=fake_api.request(),
-        get_updates_request=fake_api.request(connection_pool_size=1),
-    )
+    app = application(fake_api, settings, runtime)
     async with started(app):
         assert app.post_init is not None and app.post_stop is not None
         await app.post_init(app)
@@ -206,12 +200,7 @@ async def test_429_network_errors_and_a_blocked_user_through_the_rate_limiter(
     seeded = await _seed(db.sessions, due=1)
     settings = _settings(fake_api)
     runtime = Runtime(settings, db.engine, db.sessions, Assistant(db.sessions))
-    app = build_application(
-        settings,
-        runtime,
-        request=fake_api.request(),
-        get_updates_request=fake_api.request(connection_pool_size=1),
-    )
+    app = application(fake_api, settings, runtime)
     chat = Chat(fake_api)
     # four 429s: the rate limiter's own three retries are spent, then the outbox retries it later
     fake_api.fail_next("sendMessage", chat_id=ANN.id, error_code=429, retry_after=1, count=4)
@@ -281,10 +270,7 @@ async def _states(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
 async def test_a_bot_killed_between_claiming_and_sending_delivers_each_reminder_once_after_restart(
     backend: str, fake_api: FakeBotApi, tmp_path: Path
 ) -> None:
-    if backend == "postgres" and not await postgres_ok():
-        if os.environ.get("CRM_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required but not reachable")
-        pytest.skip("PostgreSQL not reachable")
+    await need_backend(backend)
     url, drop = await fresh_database(backend, tmp_path)
     engine = make_engine(url)
     try:
