@@ -90,8 +90,12 @@ async def note(assistant: Assistant, turn: Turn, inc: Incoming, text: str) -> li
             {"label": f"{c.name} · {c.number}", "value": {"id": c.id, "name": c.name, "number": c.number}}
             for c in draft_note.candidates[:6]
         ]
-    lead = Reply(t(turn.lang, "capture.note_draft"))
-    return [lead, *await assistant._start(turn, inc, "followup", draft=draft, context=context)]
+    lead = [Reply(t(turn.lang, "capture.note_draft"))]
+    problem = draft_note.date_problem
+    if problem is not None and isinstance(problem.params.get("start"), int):
+        phrase = draft_note.content[problem.params["start"] : problem.params.get("end")]
+        lead.append(Reply(t(turn.lang, "capture.note_time_unclear", phrase=phrase[:40])))
+    return [*lead, *await assistant._start(turn, inc, "followup", draft=draft, context=context)]
 
 
 # ------------------------------------------------------------------ a business card photo

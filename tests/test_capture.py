@@ -58,6 +58,18 @@ async def test_a_note_in_one_message_becomes_a_draft_that_asks_only_what_is_miss
         assert "报价单" in f.content
 
 
+async def test_a_note_whose_time_reads_two_ways_says_so_and_asks_it(
+    db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    ann = Person(await _setup(db, clock, tmp_path), ANN)
+    await ann.say("Called John at Acme about the pilot, they liked the quote, call again tomorrow at 3")
+    assert "tomorrow at 3" in ann.text and "再输入一次下次跟进时间" in ann.text
+    await ann.tap("跟进中")
+    assert "下次跟进时间" in ann.text  # the time is asked, nothing was guessed
+    await ann.say("明天下午3点")
+    assert "11月23日" in ann.text and "15:00" in ann.text
+
+
 async def test_a_note_matching_two_customers_asks_which(db: Database, clock: Clock, tmp_path: Path) -> None:
     ann = Person(await _setup(db, clock, tmp_path), ANN)
     await ann.say("/note 去华为拜访了一下,聊了新项目的需求和预算,周五上午10点再联系")

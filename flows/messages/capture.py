@@ -3,6 +3,7 @@
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
         "capture.note_draft": "📝 我把这条记录整理成了跟进草稿,只问还缺的内容:",
+        "capture.note_time_unclear": "⏰ “{phrase}”我没把握是哪个时间,待会儿请再输入一次下次跟进时间。",
         "capture.note_usage": "用法:/note 刚和华为张总通了电话,他们要报价单,下周二下午两点再跟进",
         "capture.card_unreadable": "没能读出这张名片(可能太模糊或太暗)。我们手动录入联系人:",
         "capture.card_read": "🪪 名片上读到:{fields}",
@@ -21,6 +22,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "en": {
         "capture.note_draft": "📝 I turned that into a follow-up draft and will ask only what is missing:",
+        "capture.note_time_unclear": "⏰ I'm not sure which time “{phrase}” means; I'll ask for the next follow-up again.",
         "capture.note_usage": "Usage: /note Called John at Acme, they want a quote, follow up Friday 10am",
         "capture.card_unreadable": "I couldn't read that card (too blurry or dark?). Let's type the contact:",
         "capture.card_read": "🪪 Read from the card: {fields}",
