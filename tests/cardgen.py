@@ -89,7 +89,10 @@ def _details(card: Card, layout: Layout) -> list[Row]:
 
 def _header(card: Card, layout: Layout) -> list[Row]:
     if layout == "en":
-        rows: list[Row] = [[(card.company_en or card.company, 10, True)], [(card.name_en or card.name, 15, True)]]
+        rows: list[Row] = [
+            [(card.company_en or card.company, 10, True)],
+            [(card.name_en or card.name, 15, True)],
+        ]
         if card.position_en:
             rows.append([(card.position_en, 9, False)])
         return rows
