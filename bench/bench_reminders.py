@@ -456,8 +456,9 @@ async def main(total: int) -> None:
     await sqlite_scan(total)
     await postgres_scan(total)
     print(
-        "reminder delivery: Reminders + TelegramSender over the Application's bot (its AIORateLimiter: 5 per 0.2 s),"
-        " SQLite, to the Bot API stand-in in a process of its own, which answers 429 beyond its limits:"
+        "reminder delivery: Reminders + TelegramSender over the Application's bot"
+        " (its AIORateLimiter: 5 per 0.2 s), SQLite,\n  to the Bot API stand-in in a process of its own,"
+        " which answers 429 beyond its limits:"
     )
     await deliver(50, 200)  # Telegram's published limits, counted over any 1-second window
     await deliver(50, 200, overall=None)  # only the bot's own limiter holds the overall rate

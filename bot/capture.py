@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flows import validators as v
+from flows.business_card import parse_card
 from flows.errors import Invalid
 from flows.fields import address_answer
 from flows.i18n import t
@@ -103,15 +104,13 @@ async def note(assistant: Assistant, turn: Turn, inc: Incoming, text: str) -> li
 
 async def business_card(assistant: Assistant, turn: Turn, inc: Incoming, data: bytes) -> list[Reply]:
     """Read a card with OCR and start a contact (and, for a new company, first the customer) pre-filled."""
-    from flows.business_card import parse_card
-
-    from bot.ocr import OcrUnavailable, UnreadableImage, read_card_text
+    from bot.ocr import OcrError, read_card_text  # pytesseract and Pillow load on the first card
     from flows.engine import Reply
 
     lang = turn.lang
     try:
         text = await asyncio.to_thread(read_card_text, data)
-    except (OcrUnavailable, UnreadableImage) as exc:
+    except OcrError as exc:  # not installed, not a picture, or too slow: type it instead
         log.warning("business card not read: %s", type(exc).__name__)
         text = ""
     fields = parse_card(text)

@@ -9,7 +9,8 @@ A card mixes a 16-pt bold name with 7-pt details, and Tesseract reads each size 
 different scale: on the whole card it splits big CJK characters into pieces ("销售总监" came back
 as "销 y/o) MIA") or drops a short bold name altogether. So the card is cut into its printed
 lines here, every line is scaled to the same height, and the lines are read together, stacked
-on one sheet, in a single Tesseract run.
+on one sheet, in a single Tesseract run. Cutting lines by blank rows needs a straight card
+without the table around it, so the photo is straightened and cropped first.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def _check_tesseract() -> None:
 
 
 def prepare(image_bytes: bytes) -> Image.Image:
-    """Decode and clean a photo: upright, grayscale, a sensible size, full contrast, straight."""
+    """Decode and clean a photo: upright, grayscale, full contrast, straight, cut to the card,
+    a sensible size, rules erased."""
     try:
         with Image.open(io.BytesIO(image_bytes)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
@@ -174,7 +176,7 @@ def _straighten(gray: Image.Image) -> Image.Image:
     if abs(best) < 0.2:
         return gray
     # the corners uncovered by turning take the colour of the photo's edge (white paper, a dark
-    # table), so _erase_rules clears them with the table instead of leaving wedges of ink
+    # table), so they are cropped or erased with it instead of leaving wedges of ink
     edge = (
         gray.crop((0, 0, gray.width, 1)).tobytes()
         + gray.crop((0, gray.height - 1, gray.width, gray.height)).tobytes()
@@ -259,7 +261,9 @@ def text_lines(ink: Image.Image, box: Box | None = None, depth: int = 0) -> list
             inner = [[piece]] if depth >= 4 or piece == box else text_lines(ink, piece, depth + 1)
             if not inner:
                 continue
-            if inner != [[piece]]:
+            if len(inner) == 1 and len(inner[0]) == 1:
+                piece = inner[0][0]  # one piece after all, perhaps trimmed of a speck
+            else:
                 if pieces:
                     lines.append(pieces)
                     pieces = []

@@ -40,6 +40,10 @@ class CardFields:
     website: str | None = None
 
 
+# No card has more or longer lines; the cap keeps a wild OCR result from slowing the regexes.
+MAX_LINES = 60
+MAX_LINE = 200
+
 # ------------------------------------------------------------------ cleaning a line
 
 # Bars and rules OCR reads as characters; "丨" is a Han character only in dictionaries.
@@ -171,12 +175,21 @@ _WEBSITE = re.compile(
 )
 
 
+# OCR drops a small dot more often than any other character: "name@tfwlcom"
+_EMAIL_LOST_DOT = re.compile(
+    r"([A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+?)(com(?=cn)|com|net|org|cn)(cn)?(?![A-Za-z0-9.\-])"
+)
+
+
 def _email(line: str) -> str | None:
     if "@" not in line:
         return None
-    for found in _EMAIL.finditer(_AROUND_AT.sub(r"\1", line)):
+    line = _AROUND_AT.sub(r"\1", line)
+    candidates = [found.group() for found in _EMAIL.finditer(line)]
+    candidates += [".".join(p for p in found.groups() if p) for found in _EMAIL_LOST_DOT.finditer(line)]
+    for candidate in candidates:
         try:
-            return v.parse_email(found.group())
+            return v.parse_email(candidate)
         except Invalid:
             continue
     return None
@@ -412,8 +425,8 @@ def parse_card(text: str) -> CardFields:
     website: str | None = None
     addresses: list[tuple[int, str, bool]] = []  # line number, text, labelled
     found = _Found([], [], [], [], [], [])
-    for index, raw in enumerate(text.splitlines()):
-        line = _clean(raw)
+    for index, raw in enumerate(text.splitlines()[:MAX_LINES]):
+        line = _clean(raw[:MAX_LINE])
         if not line:
             continue
         label, value = _leading_label(line)

@@ -598,7 +598,8 @@ async def own_customer_refs(session: AsyncSession, user: User) -> list[CustomerR
         select(Contact).where(Contact.customer_id.in_([c.id for c in customers])).order_by(Contact.id)
     )
     for c in rows.scalars():
-        by_customer.setdefault(c.customer_id, []).append(ContactRef(c.id, c.name, c.position, c.phone, c.active))
+        ref = ContactRef(c.id, c.name, c.position, c.phone, c.active)
+        by_customer.setdefault(c.customer_id, []).append(ref)
     return [
         CustomerRef(
             id=c.id,

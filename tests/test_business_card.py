@@ -298,6 +298,19 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     (
+        "OCR lost the dot of the e-mail domain and split the address",
+        """成都天府物流集团
+        赵静
+        客户经理
+        邮箱 : zhaojing@tfwlcom
+        地址 : 四川 省成都市武侯区人民南路四段 1 号""",
+        {
+            "name": "赵静",
+            "email": "zhaojing@tfwl.com",
+            "address": "四川省成都市武侯区人民南路四段1号",
+        },
+    ),
+    (
         "labels only, values lost: nothing is guessed from the labels",
         """手机
         邮箱
