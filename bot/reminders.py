@@ -364,26 +364,18 @@ class Reminders:
                 rows.append(
                     self._row("noupdate", key, users, c.owner_id, now, customer_id=c.id, ref_at=c.updated_at)
                 )
-            for c in await store.pending_customers(s, now - rules.PENDING_DAYS * day):
-                assert c.pending_since is not None
-                n = rules.period(c.pending_since, now, rules.PENDING_DAYS)
-                key = rules.period_key("pending", "c", c.id, c.pending_since, n)
-                rows.append(
-                    self._row(
-                        "pending",
-                        key,
-                        users,
-                        c.owner_id,
-                        now,
-                        customer_id=c.id,
-                        ref_at=c.pending_since,
-                        detail={"record": "customer"},
-                    )
+            since = now - rules.PENDING_DAYS * day
+            pending: list[tuple[Customer | Contact, Customer]] = [
+                (c, c) for c in await store.pending_customers(s, since)
+            ]
+            pending += await store.pending_contacts(s, since)
+            for record, c in pending:  # a customer, or a contact under its customer
+                assert record.pending_since is not None
+                is_contact = isinstance(record, Contact)
+                n = rules.period(record.pending_since, now, rules.PENDING_DAYS)
+                key = rules.period_key(
+                    "pending", "k" if is_contact else "c", record.id, record.pending_since, n
                 )
-            for k, c in await store.pending_contacts(s, now - rules.PENDING_DAYS * day):
-                assert k.pending_since is not None
-                n = rules.period(k.pending_since, now, rules.PENDING_DAYS)
-                key = rules.period_key("pending", "k", k.id, k.pending_since, n)
                 rows.append(
                     self._row(
                         "pending",
@@ -392,9 +384,9 @@ class Reminders:
                         c.owner_id,
                         now,
                         customer_id=c.id,
-                        contact_id=k.id,
-                        ref_at=k.pending_since,
-                        detail={"record": "contact"},
+                        ref_at=record.pending_since,
+                        detail={"record": "contact" if is_contact else "customer"},
+                        **({"contact_id": record.id} if is_contact else {}),
                     )
                 )
             for k, c in await store.birthday_contacts(s, rules.birthday_suffixes(now)):
