@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from flows.dates import When, find_when
+from flows.dates import FoundWhen, When, find_when
 from flows.errors import Invalid
 from flows.names import core_name, fold, similarity
 from flows.normalize import normalize
@@ -83,6 +83,12 @@ def detect_mode(text: str) -> str | None:
 _FOLLOW_WORDS = re.compile(
     r"跟进|回访|再联系|联系|约了|报价|合同|需求|follow[\s-]?up|get back|quote|proposal|contract|demo"
 )
+
+_NEXT_STEP = re.compile(
+    r"跟进|回访|联系|约|打给|回电|电话|拜访"
+    r"|follow[\s-]?up|check back|call back|get back|ping|touch base|revisit"
+)
+_MAX_PHRASES = 4
 
 # ------------------------------------------------------------------ names
 
@@ -314,6 +320,13 @@ def _score(customers: Sequence[CustomerRef], text: str) -> list[_Scored]:
     return sorted(scored, key=lambda s: -s.score)
 
 
+def _next_step_phrase(text: str, found: FoundWhen) -> bool:
+    """Whether a date phrase is the one said with a follow-up word right before or after it."""
+    before = fold(text[max(0, found.start - 14) : found.start])
+    after = fold(text[found.end : found.end + 8])
+    return bool(_NEXT_STEP.search(before) or _NEXT_STEP.match(after.lstrip(" ,，再")))
+
+
 def understand_note(
     text: str, customers: Sequence[CustomerRef], *, now: dt.datetime, default_hour: int = 9
 ) -> Note:
@@ -321,18 +334,24 @@ def understand_note(
     content = normalize(text[:_MAX_NOTE], multiline=True).strip()
     problem: Invalid | None = None
     spans: list[tuple[int, int]] = []
-    next_at: When | None = None
-    try:
-        found = find_when(content, now=now, default_hour=default_hour)
-    except Invalid as exc:  # Ambiguous too: the flow asks the time again, with the reason
-        problem = exc
-        start, end = exc.params.get("start"), exc.params.get("end")
-        if isinstance(start, int) and isinstance(end, int):
-            spans.append((start, end))
-    else:
-        if found is not None:
-            next_at = found.when
-            spans.append((found.start, found.end))
+    futures: list[FoundWhen] = []
+    for _ in range(_MAX_PHRASES):  # every future phrase: "下周三之前给订单,下周四10点跟进" has two
+        try:
+            found = find_when(_mask(content, spans), now=now, default_hour=default_hour)
+        except Invalid as exc:  # Ambiguous too: the flow asks the time again, with the reason
+            if not futures:
+                problem = exc
+            start, end = exc.params.get("start"), exc.params.get("end")
+            if isinstance(start, int) and isinstance(end, int):
+                spans.append((start, end))
+            break
+        if found is None:
+            break
+        futures.append(found)
+        spans.append((found.start, found.end))
+    # the one said with "跟进/follow up" is the next follow-up; else the first
+    chosen = next((f for f in futures if _next_step_phrase(content, f)), futures[0] if futures else None)
+    next_at = chosen.when if chosen is not None else None
     occurred_on = now.date()
     try:
         past = find_when(_mask(content, spans), now=now, past=True, default_hour=default_hour)
