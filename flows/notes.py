@@ -88,6 +88,12 @@ _NEXT_STEP = re.compile(
     r"跟进|回访|联系|约|打给|回电|电话|拜访"
     r"|follow[\s-]?up|check back|call back|get back|ping|touch base|revisit"
 )
+# ...and the words that lead into it: "follow up (on) Friday", "约了下周二", not "拜访了华为,下周三…"
+_NEXT_BEFORE = re.compile(
+    r"(?:follow[\s-]?up|check back|call (?:them |him |her )?back|get back(?: to (?:them|him|her))?"
+    r"|ping (?:them|him|her)|touch base|revisit|跟进|回访|约了?|定在)"
+    r"(?:\s*(?:on|at|by|in|for|时间|于))?\s*:?\s*$"
+)
 _MAX_PHRASES = 4
 
 # ------------------------------------------------------------------ names
@@ -322,9 +328,9 @@ def _score(customers: Sequence[CustomerRef], text: str) -> list[_Scored]:
 
 def _next_step_phrase(text: str, found: FoundWhen) -> bool:
     """Whether a date phrase is the one said with a follow-up word right before or after it."""
-    before = fold(text[max(0, found.start - 14) : found.start])
+    before = fold(text[max(0, found.start - 24) : found.start])
     after = fold(text[found.end : found.end + 8])
-    return bool(_NEXT_STEP.search(before) or _NEXT_STEP.match(after.lstrip(" ,，再")))
+    return bool(_NEXT_BEFORE.search(before) or _NEXT_STEP.match(after.lstrip(" ,，再")))
 
 
 def understand_note(

@@ -140,6 +140,15 @@ CASES: list[Case] = [
     ("华为李经理说下周三之前给采购订单", 1, "李娜", None, "11-25 09:00", None),  # 李 tips it to 华为技术
     ("华为李经理说下周三之前给采购订单,下周四上午10点再跟进", 1, "李娜", None, "11-26 10:00", None),
     ("Initech wants the draft by Wednesday; follow up Friday 3pm", 9, None, None, "11-27 15:00", None),
+    ("拜访了阿里,下周三之前给方案,下周四上午10点再跟进", 3, None, "visit", "11-26 10:00", None),
+    (
+        "Emailed Globex; they reply by Monday, follow up on Tuesday 11am",
+        6,
+        None,
+        "email",
+        "11-24 11:00",
+        None,
+    ),
     ("和华为终端王强通了电话,明天上午10点再跟进", 2, "王强", "phone", "11-23 10:00", None),  # 明天 ≠ 明天科技
     ("腾讯陈静 企业微信 说下个月再谈", 4, "陈静", "wechat", None, None),
     ("３天后再给华为终端打电话,对方王工在出差", 2, "王强", "phone", "11-25 09:00", None),  # full-width digit
