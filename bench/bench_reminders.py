@@ -334,16 +334,6 @@ async def stand_in(overall: float | None) -> None:
         print(json.dumps(calls), flush=True)
 
 
-def busiest(stamps: list[float]) -> int:
-    """Most calls inside any 1-second window: what Telegram's flood control counts."""
-    best, lo = 0, 0
-    for hi, ts in enumerate(stamps):
-        while ts - stamps[lo] >= 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 async def seed_due(engine: AsyncEngine, chats: int, count: int, now: dt.datetime) -> None:
     """`count` follow-ups due now for `chats` people, the people taking turns in due order."""
     users = [
@@ -379,7 +369,7 @@ async def deliver(chats: int, count: int, *, overall: int | None = 30) -> None:
     from bot.reminders import Reminders, TelegramSender
     from bot.runtime import Runtime
     from bot.telegram_app import build_application
-    from tests.e2e.fake_bot_api import DEFAULT_TOKEN
+    from tests.e2e.fake_bot_api import DEFAULT_TOKEN, busiest
 
     def request(pool: int) -> HTTPXRequest:  # as FakeBotApi.request: never through a proxy
         return HTTPXRequest(connection_pool_size=pool, httpx_kwargs={"trust_env": False, "verify": False})

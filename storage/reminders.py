@@ -205,36 +205,27 @@ async def pending_customers(session: AsyncSession, before: dt.datetime) -> list[
     return [c for c in (await session.execute(query)).scalars() if c.pending]
 
 
-async def pending_contacts(session: AsyncSession, before: dt.datetime) -> list[tuple[Contact, Customer]]:
+async def _live_contacts(session: AsyncSession, *where: Any) -> list[tuple[Contact, Customer]]:
+    """Active contacts of customers not merged away, with their customer, that also meet `where`."""
     query = (
         select(Contact, Customer)
         .join(Customer, Customer.id == Contact.customer_id)
-        .where(
-            Customer.merged_into_id.is_(None),
-            Contact.active.is_(True),
-            Contact.pending_since.is_not(None),
-            Contact.pending_since <= before,
-        )
+        .where(Customer.merged_into_id.is_(None), Contact.active.is_(True), *where)
         .order_by(Contact.id)
     )
-    return [(k, c) for k, c in (await session.execute(query)).all() if k.pending]
+    return [(k, c) for k, c in (await session.execute(query)).all()]
+
+
+async def pending_contacts(session: AsyncSession, before: dt.datetime) -> list[tuple[Contact, Customer]]:
+    found = await _live_contacts(session, Contact.pending_since.is_not(None), Contact.pending_since <= before)
+    return [(k, c) for k, c in found if k.pending]
 
 
 async def birthday_contacts(session: AsyncSession, suffixes: Sequence[str]) -> list[tuple[Contact, Customer]]:
     """Active contacts whose birthday ends with one of the "MM-DD" given (both stored forms do)."""
     if not suffixes:
         return []
-    query = (
-        select(Contact, Customer)
-        .join(Customer, Customer.id == Contact.customer_id)
-        .where(
-            Customer.merged_into_id.is_(None),
-            Contact.active.is_(True),
-            or_(*(Contact.birthday.like(f"%{s}") for s in suffixes)),
-        )
-        .order_by(Contact.id)
-    )
-    return [(k, c) for k, c in (await session.execute(query)).all()]
+    return await _live_contacts(session, or_(*(Contact.birthday.like(f"%{s}") for s in suffixes)))
 
 
 async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:

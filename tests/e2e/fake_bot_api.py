@@ -569,6 +569,16 @@ def button_labels(message: Mapping[str, Any]) -> list[list[str]]:
 # --------------------------------------------------------------------------- the server
 
 
+def busiest(stamps: list[float]) -> int:
+    """Most of these (sorted) times inside any 1-second window: what Telegram's flood control counts."""
+    best, lo = 0, 0
+    for hi, ts in enumerate(stamps):
+        while ts - stamps[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 class FakeBotApi:
     """Telegram Bot API stand-in on 127.0.0.1 for PTB e2e tests; see the module docstring."""
 
@@ -1121,13 +1131,7 @@ class FakeBotApi:
 
     def max_per_second(self, method: str = "sendMessage", chat_id: int | str | None = None) -> int:
         """Most successful calls seen inside any 1-second window: what Telegram's flood control counts."""
-        stamps = [c.ts for c in self.calls_to(method, chat_id, ok_only=True)]
-        best, lo = 0, 0
-        for hi, ts in enumerate(stamps):
-            while ts - stamps[lo] >= 1.0:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+        return busiest([c.ts for c in self.calls_to(method, chat_id, ok_only=True)])
 
     def transcript(self, chat_id: int) -> str:
         """Chat as readable lines, for failure messages."""
