@@ -15,10 +15,11 @@ test: setup  ## lint, type-check, then every test (SQLite, and PostgreSQL when r
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy flows storage bot
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy flows storage bot
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy flows storage bot && $(BIN)/lint-imports
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b; done

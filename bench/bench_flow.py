@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.assistant import Assistant, Incoming
+from bot.router import Incoming, Router
 from flows.engine import Input
 from storage import repo
 from storage.db import make_engine, make_sessions, migrate
@@ -49,7 +49,7 @@ async def main(customers: int = 60) -> None:
         sessions = make_sessions(engine)
         async with sessions.begin() as s:
             await repo.add_user(s, USER, "bench", "sales")
-        assistant = Assistant(sessions)
+        assistant = Router(sessions)
         update_id = 0
         latencies: list[float] = []
         from flows.dates import warm_up
@@ -81,7 +81,7 @@ async def main(customers: int = 60) -> None:
     print(f"step latency p99: {latencies[int(steps * 0.99) - 1] * 1000:.2f} ms")
 
 
-async def _seq(assistant: Assistant) -> int:
+async def _seq(assistant: Router) -> int:
     async with assistant.sessions() as s:
         user = await repo.user_by_telegram(s, USER)
         assert user is not None

@@ -6,7 +6,7 @@
    state (the window the bot scans: the last 3 days) and for a first start (no cursor: everything
    overdue), with the query plan. SQLite in a temp file; PostgreSQL in a schema of its own, when
    reachable (CRM_TEST_POSTGRES_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
-2. Reminders delivered per second: the project's delivery loop (bot.reminders.Reminders with its
+2. Reminders delivered per second: the project's delivery loop (bot.delivery.Reminders with its
    TelegramSender) over the bot of the real Application from bot/telegram_app.py, AIORateLimiter
    included, to the local Bot API stand-in (tests/e2e/fake_bot_api.py) on 127.0.0.1, run in a process
    of its own with flood control on: 200 reminders to 50 chats under Telegram's published limits
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import JSON, Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.reminders import DUE_LOOKBACK, SCAN_MARGIN
+from bot.delivery import DUE_LOOKBACK, SCAN_MARGIN
 from flows.reminders import due_key
 from storage import reminders as store
 from storage.db import make_engine, make_sessions, migrate
@@ -364,10 +364,11 @@ async def deliver(chats: int, count: int, *, overall: int | None = 30) -> None:
     """The bot's own delivery loop (Reminders.tick, TelegramSender) over the real Application's bot."""
     from telegram.request import HTTPXRequest
 
-    from bot.assistant import Assistant
     from bot.config import Settings
-    from bot.reminders import Reminders, TelegramSender
+    from bot.delivery import Reminders
+    from bot.router import Router
     from bot.runtime import Runtime
+    from bot.senders import TelegramSender
     from bot.telegram_app import build_application
     from tests.e2e.fake_bot_api import DEFAULT_TOKEN, busiest
 
@@ -398,10 +399,10 @@ async def deliver(chats: int, count: int, *, overall: int | None = 30) -> None:
                 bot_api_url=f"{base}/bot",
                 bot_file_url=f"{base}/file/bot",
             )
-            runtime = Runtime(settings, engine, sessions, Assistant(sessions))
+            runtime = Runtime(settings, engine, sessions, Router(sessions))
             app = build_application(settings, runtime, request=request(64), get_updates_request=request(1))
             async with app:  # initialize: getMe, the AIORateLimiter
-                service = Reminders(  # as bot.reminders.start_telegram builds it
+                service = Reminders(  # as bot.telegram_app.start_reminders builds it
                     sessions,
                     TelegramSender(app.bot),
                     default_tz=settings.timezone,

@@ -10,6 +10,7 @@ import sys
 from bot.config import Settings
 from bot.runtime import open_runtime, setup_logging
 from storage import repo
+from storage.tx import transaction
 
 log = logging.getLogger("crm-bot")
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
     runtime = await open_runtime(settings)
     try:
-        async with runtime.sessions.begin() as session:
+        async with transaction(runtime.sessions) as session:
             if args.users_command == "add":
                 try:
                     user = await repo.add_user(session, args.telegram_id, args.name, args.role, args.manager)
@@ -76,10 +77,10 @@ async def _chat(settings: Settings) -> int:
 
     runtime = await open_runtime(settings)
     try:
-        async with runtime.sessions.begin() as session:
+        async with transaction(runtime.sessions) as session:
             if await repo.user_by_telegram(session, TERMINAL_ID) is None:
                 await repo.add_user(session, TERMINAL_ID, "terminal", "admin")
-        await run_terminal(runtime.assistant)
+        await run_terminal(runtime.router)
         return 0
     finally:
         await runtime.close()

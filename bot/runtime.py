@@ -6,21 +6,20 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-from bot.assistant import Assistant
 from bot.config import Settings
-from bot.services import Clock, system_clock
+from bot.router import Router
 from storage.db import make_engine, make_sessions, migrate
 from storage.files import FileStore
+from storage.services import Clock, system_clock
+from storage.tx import Engine, Sessions
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    assistant: Assistant
+    engine: Engine
+    sessions: Sessions
+    router: Router
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -30,7 +29,7 @@ async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Ru
     engine = make_engine(settings.db_url())
     await migrate(engine)
     sessions = make_sessions(engine)
-    assistant = Assistant(
+    router = Router(
         sessions,
         default_tz=settings.timezone,
         clock=clock,
@@ -38,7 +37,7 @@ async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Ru
         files=FileStore(settings.data_dir / "attachments"),
         default_hour=settings.default_hour,
     )
-    return Runtime(settings, engine, sessions, assistant)
+    return Runtime(settings, engine, sessions, router)
 
 
 def setup_logging() -> None:

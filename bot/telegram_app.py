@@ -30,10 +30,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot import reminders
-from bot.assistant import COMMANDS, Assistant, Incoming
 from bot.config import Settings
+from bot.delivery import Reminders
+from bot.router import Router
 from bot.runtime import Runtime, open_runtime
+from bot.senders import TelegramSender
+from bot.turn import Incoming
 from flows.engine import Input, Reply
 from flows.errors import Invalid
 from flows.i18n import t
@@ -45,8 +47,8 @@ MAX_TEXT = 4096
 
 
 class TelegramFrontend:
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
+    def __init__(self, router: Router) -> None:
+        self.router = router
         self.location_keyboard: set[int] = set()  # chats showing the share-location keyboard
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -136,7 +138,7 @@ class TelegramFrontend:
         return bytes(await tg_file.download_as_bytearray())
 
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
-        result = await self.assistant.handle(inc, self._fetch)
+        result = await self.router.handle(inc, self._fetch)
         await self.render(inc.chat_id, result.replies, query, result.lang)
 
     # ------------------------------------------------------------ out
@@ -248,8 +250,11 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The command menu, from the registry: the same commands and texts as /help."""
+    frontend: TelegramFrontend = app.bot_data["frontend"]
+    menu = frontend.router.registry.menu()
     for lang in ("zh", "en"):
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]
+        commands = [BotCommand(name, t(lang, key)[:256]) for name, key in menu]
         await app.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang
         )
@@ -257,7 +262,7 @@ async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> TelegramFrontend:
     """Wire the front end's handlers to an Application, once."""
-    frontend = TelegramFrontend(runtime.assistant)
+    frontend = TelegramFrontend(runtime.router)
     frontend.register(app)
     frontend.bind(app)
     app.bot_data["frontend"] = frontend
@@ -274,6 +279,32 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     log.info("bot started")
 
 
+def start_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> Reminders:
+    """Start the loop on PTB's event loop, sending through the Application's rate-limited bot."""
+    runtime = app.bot_data["runtime"]
+    settings = runtime.settings
+    service = Reminders(
+        runtime.sessions,
+        TelegramSender(app.bot),
+        clock=runtime.router.clock,
+        default_tz=settings.timezone,
+        poll_seconds=settings.reminder_poll_seconds,
+        lease_seconds=settings.reminder_lease_seconds,
+        digest_time=settings.digest_time,
+        scan_seconds=settings.reminder_scan_minutes * 60,
+    )
+    service.start()
+    app.bot_data["reminders"] = service
+    log.info("reminders: polling every %.0fs", settings.reminder_poll_seconds)
+    return service
+
+
+async def stop_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    service = app.bot_data.pop("reminders", None)
+    if isinstance(service, Reminders):
+        await service.stop()
+
+
 def build_application(
     settings: Settings, runtime: Runtime | None = None, **builder_options: Any
 ) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -287,13 +318,13 @@ def build_application(
             owned.append(rt)
             attach(app, rt)
         await on_start(app)
-        reminders.start_telegram(app)  # due reminders, digests: a tick now, then every poll
+        start_reminders(app)  # due reminders, digests: a tick now, then every poll
 
     async def post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await reminders.stop_telegram(app)  # while the bot can still send
+        await stop_reminders(app)  # while the bot can still send
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await reminders.stop_telegram(app)
+        await stop_reminders(app)
         for rt in owned:
             await rt.close()
 

@@ -12,16 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.assistant import Assistant, Incoming
-from bot.capture import local_fetch
+from bot.router import Router
+from bot.turn import Incoming
 from flows.engine import Button, Input, Reply
 
 TERMINAL_ID = -1  # a Telegram id no real account has: the terminal's own admin user
 
 
+async def local_fetch(file: dict[str, Any]) -> bytes:
+    """The terminal's 'download': the file is already on this machine."""
+    return await asyncio.to_thread(Path(str(file["path"])).read_bytes)
+
+
 @dataclass
 class TerminalChat:
-    assistant: Assistant
+    router: Router
     telegram_id: int = TERMINAL_ID
     language_code: str = "zh"
     buttons: list[Button] = field(default_factory=list)
@@ -32,8 +37,8 @@ class TerminalChat:
         inc = self._incoming(line)
         if inc is None:
             return []
-        result = await self.assistant.handle(inc, local_fetch)
-        return self._render(result.replies)
+        result = await self.router.handle(inc, local_fetch)
+        return self.render(result.replies)
 
     def _incoming(self, line: str) -> Incoming | None:
         if line.isdigit() and self.buttons and 1 <= int(line) <= len(self.buttons):
@@ -77,7 +82,7 @@ class TerminalChat:
             chat_id=self.telegram_id, telegram_id=self.telegram_id, language_code=self.language_code, **kw
         )
 
-    def _render(self, replies: list[Reply]) -> list[str]:
+    def render(self, replies: list[Reply]) -> list[str]:
         out: list[str] = []
         numbered: list[Button] = []
         for reply in replies:
@@ -97,8 +102,8 @@ class TerminalChat:
         return out
 
 
-async def run_terminal(assistant: Assistant) -> None:
-    chat = TerminalChat(assistant)
+async def run_terminal(router: Router) -> None:
+    chat = TerminalChat(router)
     loop = asyncio.get_running_loop()
     for line in await chat.feed("/start"):
         print(line)

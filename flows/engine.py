@@ -94,7 +94,9 @@ class Flow:
 class Input(BaseModel):
     """One thing the user did, already stripped of anything Telegram-specific."""
 
-    kind: Literal["text", "button", "contact", "location", "file"]
+    kind: Literal[
+        "text", "button", "contact", "location", "file", "card"
+    ]  # card: a photo to read as a business card
     text: str = ""
     data: str = ""
     seq: int | None = None

@@ -372,3 +372,48 @@ def digest_reply(d: Digest, lang: str) -> Reply:
 # an absolute time in the user's zone, confirmed. bot/reminders.py applies it when confirmed.
 PICK = Flow(PICK_FLOW, PICK_FLOW, (NextTime("next_at", prompt="rem.pick.prompt"),), editing=True)
 FLOWS: dict[str, Flow] = {PICK.name: PICK}
+
+
+# ---------------------------------------------------------------- one reminder, rendered
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a reminder is about, as storage found it still true just before sending (times in UTC).
+
+    Rendering needs no I/O: the recipient's language, zone and "now" turn facts into the message.
+    """
+
+    kind: str  # due | nocontact | noupdate | pending | birthday
+    reminder_id: int
+    customer_id: int
+    customer: str
+    content: str = ""
+    at: dt.datetime | None = None  # due: the follow-up time; otherwise since when (the anchor)
+    contact: str | None = None
+    fields: tuple[str, ...] = ()
+    record: str = "customer"
+    never_contacted: bool = False
+
+
+def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Reply:
+    if f.kind == "due":
+        assert f.at is not None
+        return due_reply(DueView(f.reminder_id, f.customer, f.content, f.at.astimezone(tz), f.contact), lang)
+    if f.kind == "birthday":
+        return birthday_reply(BirthdayView(f.reminder_id, f.customer_id, f.customer, f.contact or ""), lang)
+    assert f.at is not None
+    note = CustomerNote(
+        f.reminder_id,
+        f.kind,
+        f.customer_id,
+        f.customer,
+        (now - f.at).days,
+        f.at.astimezone(tz).date(),
+        contact=f.contact,
+        fields=f.fields,
+        record=f.record,
+        never_contacted=f.never_contacted,
+        today=now.astimezone(tz).date(),
+    )
+    return note_reply(note, lang)

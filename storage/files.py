@@ -125,6 +125,13 @@ class FileStore:
             "file_id": telegram_file_id,
         }
 
+    def staged(self, token: str) -> Path | None:
+        """A file staged a moment ago, by the first 16 hex digits of its checksum (from a button)."""
+        if len(token) != 16 or not all(ch in "0123456789abcdef" for ch in token):
+            return None
+        matches = sorted((self.root / "incoming").glob(f"{token}*"))
+        return matches[0] if matches else None
+
     async def attach(
         self,
         session: AsyncSession,

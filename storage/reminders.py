@@ -393,3 +393,10 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
         today_count=today_count,
         pending_count=len(pending),
     )
+
+
+async def mark_blocked(session: AsyncSession, user_id: int, now: dt.datetime) -> None:
+    """Telegram refused the chat for good: hold this person's reminders until they write again."""
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.blocked_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.assistant import Assistant, Incoming, Result
+from bot.router import Incoming, Result, Router
 from flows.engine import Input, Reply
 
 
@@ -13,7 +13,7 @@ class Person:
 
     update_id = 0
 
-    def __init__(self, assistant: Assistant, telegram_id: int, lang: str = "zh-hans") -> None:
+    def __init__(self, assistant: Router, telegram_id: int, lang: str = "zh-hans") -> None:
         self.assistant = assistant
         self.id = telegram_id
         self.lang = lang

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.assistant import Assistant, Incoming
+from bot.router import Incoming, Router
 from flows.engine import Input, button_data
 from storage import repo
 from storage.models import Change, ChatCursor, Contact, Conversation, Customer, FollowUp, User
@@ -16,12 +16,12 @@ from tests.people import Person
 ANN, BOB, BOSS, STRANGER = 1001, 1002, 1003, 9999
 
 
-async def _setup(db: Database, clock: Clock) -> Assistant:
+async def _setup(db: Database, clock: Clock) -> Router:
     async with db.sessions.begin() as s:
         await repo.add_user(s, BOSS, "Boss", "manager")
         await repo.add_user(s, ANN, "Ann", "sales", manager_telegram_id=BOSS)
         await repo.add_user(s, BOB, "Bob", "sales")
-    return Assistant(db.sessions, clock=clock)
+    return Router(db.sessions, clock=clock)
 
 
 async def _new_customer(p: Person, name: str = "华为技术有限公司", phone: str = "13812345678") -> str:
@@ -98,7 +98,7 @@ async def test_restart_mid_flow_continues_at_the_same_question(db: Database, clo
     await ann.tap("企业客户")
     await ann.say("华为技术有限公司")
     assert "统一社会信用代码" in ann.text
-    reborn = Person(Assistant(db.sessions, clock=clock), ANN)  # a new process on the same database
+    reborn = Person(Router(db.sessions, clock=clock), ANN)  # a new process on the same database
     await reborn.say("91440300708461136T")
     assert "客户状态" in reborn.text
     async with db.sessions() as s:

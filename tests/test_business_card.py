@@ -334,7 +334,7 @@ def test_fields_are_read_from_ocr_text(text: str, expected: dict[str, Any]) -> N
 
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_what_is_read_passes_the_checks_a_typed_answer_passes(text: str, expected: dict[str, Any]) -> None:
-    """bot/capture.py keeps only what the field validators accept; a card must not lose fields there."""
+    """bot/features/cards.py keeps only what the field validators accept; a card loses no fields there."""
     fields = parse_card(text)
     for phone in (*fields.phones, fields.fax):
         if phone:

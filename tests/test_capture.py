@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.assistant import Assistant
+from bot.router import Router
 from flows.engine import Input
 from storage import repo
 from storage.files import INCOMING_KEPT, FileInfo, FileStore
@@ -21,7 +21,7 @@ from tests.people import Person
 ANN = 2001
 
 
-async def _setup(db: Database, clock: Clock, tmp_path: Path) -> Assistant:
+async def _setup(db: Database, clock: Clock, tmp_path: Path) -> Router:
     async with db.sessions.begin() as s:
         ann = await repo.add_user(s, ANN, "Ann", "sales")
         day = dt.date(2026, 11, 20)
@@ -36,7 +36,7 @@ async def _setup(db: Database, clock: Clock, tmp_path: Path) -> Assistant:
         await repo.create_customer(
             s, ann, {"kind": "enterprise", "name": "华为终端有限公司"}, [], clock(), day
         )
-    return Assistant(db.sessions, clock=clock, files=FileStore(tmp_path / "attachments"))
+    return Router(db.sessions, clock=clock, files=FileStore(tmp_path / "attachments"))
 
 
 async def test_a_note_in_one_message_becomes_a_draft_that_asks_only_what_is_missing(

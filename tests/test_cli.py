@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import Assistant
 from bot.cli import main
+from bot.router import Router
 from bot.terminal import TERMINAL_ID, TerminalChat
 from storage import repo
 from tests.conftest import Database
@@ -66,7 +66,7 @@ def test_run_without_a_token_opens_the_terminal_chat(sqlite_env: Path) -> None:
 async def test_terminal_chat_numbers_buttons_and_shares_contacts(db: Database) -> None:
     async with db.sessions.begin() as s:
         await repo.add_user(s, TERMINAL_ID, "terminal", "admin")
-    chat = TerminalChat(Assistant(db.sessions))
+    chat = TerminalChat(Router(db.sessions))
     out = "\n".join(await chat.feed("/new_contact"))
     assert "属于哪个客户" in out
     out = "\n".join(await chat.feed("/cancel"))

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.assistant import Assistant
-from bot.reminders import Blocked, Rejected, Reminders, Report, RetryLater
+from bot.delivery import Blocked, Rejected, Reminders, Report, RetryLater
+from bot.router import Router
 from flows import reminders as rules
 from flows.engine import Reply
 from flows.reminders import Quiet
@@ -209,7 +209,7 @@ class World:
         self.clock = clock
         self.inbox = Inbox()
         self.rem = Reminders(db.sessions, self.inbox, clock=clock, chat_interval=0, scan_seconds=0)
-        self.assistant = Assistant(db.sessions, clock=clock)
+        self.assistant = Router(db.sessions, clock=clock)
         self.ids: dict[str, int] = {}
 
     async def setup(self) -> World:

@@ -2,25 +2,23 @@
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
-        "cmd.new_customer": "新建客户",
-        "cmd.new_contact": "新建联系人",
-        "cmd.log": "记录跟进",
-        "cmd.note": "一句话记跟进",
-        "cmd.find": "查找客户",
-        "cmd.my": "我的客户",
-        "cmd.cancel": "取消当前录入",
-        "cmd.help": "帮助",
-        "cmd.lang": "切换语言",
-        "cmd.tz": "设置时区",
+        "help.new_customer": "新建客户",
+        "help.new_contact": "新建联系人(分享手机联系人名片也可以)",
+        "help.log": "记录一次跟进",
+        "help.note": "一句话记跟进,例如 /note 刚和数澜周总通了电话…",
+        "help.typed_note": "直接发一句话即可生成跟进草稿",
+        "help.shared_contact": "分享手机里的联系人名片,新建联系人",
+        "help.card_photo": "发名片照片可新建联系人",
+        "help.files": "打开客户卡片后发照片、文件或语音,存为附件",
+        "help.find": "按名称/编号/电话/邮箱查找客户",
+        "help.my": "我的客户",
+        "help.cancel": "取消当前录入",
+        "help.help": "帮助",
+        "help.lang": "切换语言",
+        "help.tz": "设置时区",
         "bot.not_registered": "抱歉,你还没有开通使用权限。请把你的 Telegram ID {telegram_id} 发给管理员开通。",
         "bot.deactivated": "你的账号已停用,如有疑问请联系管理员。",
         "bot.greeting": "你好,{name}!我帮你随时随地把客户信息录入CRM。",
-        "bot.help": (
-            "/new_customer 新建客户\n/new_contact 新建联系人\n/log 记录一次跟进\n"
-            "直接发一句话(或 /note 内容)即可生成跟进草稿;发名片照片可新建联系人\n"
-            "/find 名称/编号/电话 查找客户\n/my 我的客户\n/today 今日待办\n/cancel 取消当前录入\n"
-            "/lang 切换语言  /tz 设置时区  /quiet 免打扰时段"
-        ),
         "bot.open_flow": "你有一个未完成的{flow}录入(停在第 {step} 步)。",
         "bot.btn.continue": "▶️ 继续",
         "bot.btn.discard": "🗑 放弃",
@@ -68,27 +66,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card.btn.edit_contact": "✏️ 修改 {name}",
     },
     "en": {
-        "cmd.new_customer": "New customer",
-        "cmd.new_contact": "New contact",
-        "cmd.log": "Log a follow-up",
-        "cmd.note": "A follow-up in one message",
-        "cmd.find": "Find a customer",
-        "cmd.my": "My customers",
-        "cmd.cancel": "Cancel the current entry",
-        "cmd.help": "Help",
-        "cmd.lang": "Language",
-        "cmd.tz": "Time zone",
+        "help.new_customer": "new customer",
+        "help.new_contact": "new contact (or share a phone contact)",
+        "help.log": "log a follow-up",
+        "help.note": "a follow-up in one message, e.g. /note Called Acme…",
+        "help.typed_note": "Just type a note for a follow-up draft",
+        "help.shared_contact": "Share a phone contact to add it as a contact",
+        "help.card_photo": "Send a business card photo for a contact",
+        "help.files": "With a customer card open, send photos, files or voice notes to attach them",
+        "help.find": "find a customer by name, number, phone or e-mail",
+        "help.my": "my customers",
+        "help.cancel": "cancel the current entry",
+        "help.help": "help",
+        "help.lang": "language",
+        "help.tz": "time zone",
         "bot.not_registered": (
             "Sorry, you don't have access yet. Send your Telegram id {telegram_id} to an admin to be registered."
         ),
         "bot.deactivated": "Your account is deactivated. Please contact an admin.",
         "bot.greeting": "Hello {name}! I keep the CRM up to date from your phone.",
-        "bot.help": (
-            "/new_customer new customer\n/new_contact new contact\n/log log a follow-up\n"
-            "Just type a note (or /note TEXT) for a follow-up draft; send a business card photo for a contact\n"
-            "/find name/number/phone find a customer\n/my my customers\n/today today's to-dos\n"
-            "/cancel cancel the current entry\n/lang language  /tz time zone  /quiet quiet hours"
-        ),
         "bot.open_flow": "You have an unfinished {flow} (at question {step}).",
         "bot.btn.continue": "▶️ Continue",
         "bot.btn.discard": "🗑 Discard",

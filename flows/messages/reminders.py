@@ -1,6 +1,6 @@
 """Texts of reminders, the morning digest, /today and /quiet.
 
-Keys start with `rem.`, except the few whose names other code builds: `cmd.<command>` (the command
+Keys start with `rem.`, except the few whose names other code builds: `help.<command>` (/help and the command
 menu), `bot.flow.<flow>` (how the assistant names an open entry), and the engine's `summary.<flow>`
 and `f.<flow>.<step>` for the "Pick a time" question (built by the engine, never shown: the time is
 applied as soon as it is confirmed).
@@ -8,8 +8,8 @@ applied as soon as it is confirmed).
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
-        "cmd.today": "今日待办",
-        "cmd.quiet": "免打扰时段",
+        "help.today": "今日待办",
+        "help.quiet": "免打扰时段,例如 /quiet 22:00-08:00",
         "bot.flow.rem_pick": "跟进改期",
         "summary.rem_pick": "📋 新的跟进时间:",
         "f.rem_pick.next_at": "下次跟进时间",
@@ -53,8 +53,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rem.quiet.bad": "看不懂“{text}”。例如:/quiet 22:00-08:00,或 /quiet off",
     },
     "en": {
-        "cmd.today": "Today's to-dos",
-        "cmd.quiet": "Quiet hours",
+        "help.today": "today's to-dos",
+        "help.quiet": "quiet hours, e.g. /quiet 22:00-08:00",
         "bot.flow.rem_pick": "rescheduling",
         "summary.rem_pick": "📋 New follow-up time:",
         "f.rem_pick.next_at": "Next follow-up",

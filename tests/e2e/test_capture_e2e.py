@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.assistant import Assistant
 from bot.config import Settings
+from bot.router import Router
 from bot.runtime import Runtime
 from storage import repo
 from storage.files import FileStore
@@ -69,7 +69,7 @@ async def bot(fake_api: FakeBotApi, db: Database, tmp_path: Path) -> AsyncIterat
         bot_file_url=fake_api.base_file_url,
         data_dir=data_dir,
     )
-    assistant = Assistant(db.sessions, files=FileStore(settings.data_dir / "attachments"))
+    assistant = Router(db.sessions, files=FileStore(settings.data_dir / "attachments"))
     runtime = Runtime(settings, db.engine, db.sessions, assistant)
     app = application(fake_api, settings, runtime)
     async with started(app):

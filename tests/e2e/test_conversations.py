@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.assistant import Assistant
 from bot.config import Settings
+from bot.router import Router
 from bot.runtime import Runtime
 from bot.telegram_app import on_start
 from storage import repo
@@ -39,7 +39,7 @@ async def bot(fake_api: FakeBotApi, db: Database) -> AsyncIterator[Chat]:
     """The real Application on the test database, polling the stand-in; Ann is a registered sales rep."""
     async with db.sessions.begin() as s:
         await repo.add_user(s, ANN.id, "王芳", "sales")
-    runtime = Runtime(_settings(fake_api), db.engine, db.sessions, Assistant(db.sessions))
+    runtime = Runtime(_settings(fake_api), db.engine, db.sessions, Router(db.sessions))
     app = application(fake_api, runtime.settings, runtime)
     async with started(app):
         await on_start(app)

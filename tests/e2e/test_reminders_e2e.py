@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.assistant import Assistant
 from bot.config import Settings
+from bot.router import Router
 from bot.runtime import Runtime
 from storage import repo
 from storage.db import make_engine, make_sessions, migrate
@@ -97,7 +97,7 @@ async def running(fake_api: FakeBotApi, db: Database) -> AsyncIterator[tuple[Cha
     """The production wiring: build_application, post_init starts the reminder loop, post_stop ends it."""
     seeded = await _seed(db.sessions, due=4)
     settings = _settings(fake_api)
-    runtime = Runtime(settings, db.engine, db.sessions, Assistant(db.sessions))
+    runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
     app = application(fake_api, settings, runtime)
     async with started(app):
         assert app.post_init is not None and app.post_stop is not None
@@ -199,7 +199,7 @@ async def test_429_network_errors_and_a_blocked_user_through_the_rate_limiter(
 ) -> None:
     seeded = await _seed(db.sessions, due=1)
     settings = _settings(fake_api)
-    runtime = Runtime(settings, db.engine, db.sessions, Assistant(db.sessions))
+    runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
     app = application(fake_api, settings, runtime)
     chat = Chat(fake_api)
     # four 429s: the rate limiter's own three retries are spent, then the outbox retries it later

@@ -1,0 +1,31 @@
+"""The features, in the order /help lists them. Adding a command: a function in a feature (or a new
+module here) and, for a new module, one line in this list."""
+
+from __future__ import annotations
+
+from bot.feature import Feature
+from bot.features import (
+    cards,
+    contacts,
+    conversation,
+    customers,
+    files,
+    followups,
+    lists,
+    notes,
+    reminder_buttons,
+    settings,
+)
+
+FEATURES: tuple[Feature, ...] = (
+    customers.FEATURE,
+    contacts.FEATURE,
+    followups.FEATURE,
+    notes.FEATURE,
+    cards.FEATURE,
+    files.FEATURE,
+    lists.FEATURE,
+    reminder_buttons.FEATURE,
+    conversation.FEATURE,
+    settings.FEATURE,
+)

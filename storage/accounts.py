@@ -1,0 +1,23 @@
+"""A user's own settings and whereabouts, changed from the chat."""
+
+from __future__ import annotations
+
+from storage.models import User
+
+
+def note_chat(user: User, chat_id: int) -> None:
+    """The chat the user last wrote from; writing again also means they have not blocked the bot."""
+    user.chat_id = chat_id
+    user.blocked_at = None
+
+
+def set_language(user: User, lang: str) -> None:
+    user.lang = lang
+
+
+def set_zone(user: User, zone: str) -> None:
+    user.tz = zone
+
+
+def set_quiet(user: User, start: str, end: str) -> None:
+    user.quiet_start, user.quiet_end = start, end
