@@ -95,8 +95,11 @@ def user_zone(user: User, default_tz: str) -> dt.tzinfo:
 
 
 def chat_of(user: User) -> int:
-    """A private chat's id is the user's id; chat_id is kept from the last message they sent."""
-    return int(user.chat_id or user.telegram_id)
+    """The user's private chat: its id is the user's id. A group's id (negative) is never used, even
+    if an older version stored one, so a reminder never reaches a group's members."""
+    if user.chat_id is not None and user.chat_id > 0:
+        return int(user.chat_id)
+    return int(user.telegram_id)
 
 
 class Reminders:

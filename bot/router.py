@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,7 @@ from bot.turn import Fetch, Incoming, Turn, Work
 from flows.definitions import FLOWS
 from flows.engine import Button, Engine, Input, Reply, State, parse_button
 from flows.i18n import lang_of, t
+from flows.limits import fit
 from storage import accounts, repo
 from storage.files import FileStore
 from storage.models import User
@@ -32,6 +34,8 @@ from storage.tx import Sessions, Tx, transaction
 log = logging.getLogger(__name__)
 
 MAX_WORK_ROUNDS = 3  # download → OCR → done: slow work may chain, but never loop
+KEPT_IDS = 30  # message ids remembered per open entry, to tie edits and replies to their question
+TOLD_KEPT = 10_000  # strangers and groups told "not here" today, remembered in memory only
 
 __all__ = ["Incoming", "Result", "Router"]
 
@@ -41,6 +45,7 @@ class Result:
     replies: list[Reply] = field(default_factory=list)
     lang: str = "zh"
     registered: bool = True
+    confirm: bool = False  # the front end should call Router.delivered once the replies are sent
 
 
 class Router:
@@ -63,6 +68,7 @@ class Router:
         self.flow_ttl = flow_ttl
         self.files = files or FileStore(Path("data") / "attachments")
         self.default_hour = default_hour
+        self._told: OrderedDict[tuple[str, int], dt.date] = OrderedDict()
 
     async def handle(self, inc: Incoming, fetch: Fetch | None = None) -> Result:
         """One incoming, one transaction (plus one per piece of slow work it asked for)."""
@@ -82,26 +88,88 @@ class Router:
             more, work = await self._once(follow, fetch)
             result.replies += more.replies
             result.lang = more.lang
+            result.confirm = more.confirm
         return result
 
     async def _once(self, inc: Incoming, fetch: Fetch | None) -> tuple[Result, Work | None]:
+        lang: str = lang_of(inc.language_code)
+        if inc.chat_type != "private":
+            # cards, flows and reminders carry phones and e-mails: never in front of a group
+            return Result(self._once_a_day(("chat", inc.chat_id), self._private_only(inc, lang)), lang), None
         async with transaction(self.sessions) as tx:
             user = await repo.user_by_telegram(tx, inc.telegram_id)
-            lang: str = lang_of(inc.language_code)
             if user is None or not user.active:
-                # nothing is stored for strangers; they get their id to hand to an admin
+                # nothing is stored for strangers; they get their id to hand to an admin, once a day
                 key = "bot.not_registered" if user is None else "bot.deactivated"
+                refusal = [Reply(t(lang, key, telegram_id=inc.telegram_id))]
                 return Result(
-                    [Reply(t(lang, key, telegram_id=inc.telegram_id))], lang, registered=False
+                    self._once_a_day(("id", inc.telegram_id), refusal), lang, registered=False
                 ), None
-            if inc.update_id is not None and not await repo.mark_update(tx, inc.chat_id, inc.update_id):
-                log.info("skipped a redelivered update")
-                return Result([], user.lang or lang), None
+            lang = user.lang or lang
+            if inc.update_id is not None and not await repo.first_sight(
+                tx, inc.chat_id, inc.update_id, self.clock()
+            ):
+                log.info("a redelivered update: showing where the person is")
+                turn = await self._turn(tx, user, inc, lang)
+                return Result(await self._redelivered(turn, inc), turn.lang), None
             accounts.note_chat(user, inc.chat_id)  # writing again also means the bot is not blocked
-            turn = await self._turn(tx, user, inc, user.lang or lang)
+            turn = await self._turn(tx, user, inc, lang)
             turn.fetch = fetch
+            turn.awaiting_confirm = inc.confirms
             replies = await self._route(turn, inc)
-            return Result(replies, turn.lang), turn.work
+            if turn.saved is not None and inc.update_id is not None:
+                await repo.note_outcome(tx, inc.chat_id, inc.update_id, turn.saved[0], turn.saved[1])
+            confirm = inc.confirms and turn.state is not None and not turn.state.delivered
+            return Result(fit(replies), turn.lang, confirm=confirm), turn.work
+
+    async def delivered(self, chat_id: int, telegram_id: int, message_id: int | None) -> None:
+        """The front end sent the replies: the open question was seen (and is message `message_id`)."""
+        async with transaction(self.sessions) as tx:
+            user = await repo.user_by_telegram(tx, telegram_id)
+            row = await repo.load_conversation(tx, chat_id, user.id) if user is not None else None
+            if user is None or row is None:
+                return
+            try:
+                state = State.model_validate(row.state)
+            except ValidationError:
+                return
+            state.delivered = True
+            if message_id is not None:
+                state.asked[str(message_id)] = state.step or state.phase
+                state.asked = dict(list(state.asked.items())[-KEPT_IDS:])
+            await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
+
+    def _private_only(self, inc: Incoming, lang: str) -> list[Reply]:
+        if inc.bot_username:
+            return [Reply(t(lang, "bot.private_only", link=f"https://t.me/{inc.bot_username}"))]
+        return [Reply(t(lang, "bot.private_only_nolink"))]
+
+    def _once_a_day(self, key: tuple[str, int], replies: list[Reply]) -> list[Reply]:
+        """Refusals (a stranger, a group) are said once a day per id, not on every message.
+
+        Kept in memory on purpose: nothing is stored about people who are not users; after a restart
+        they may be told once more.
+        """
+        today = self.clock().date()
+        if self._told.get(key) == today:
+            return []
+        self._told[key] = today
+        self._told.move_to_end(key)
+        while len(self._told) > TOLD_KEPT:
+            self._told.popitem(last=False)
+        return replies
+
+    async def _redelivered(self, turn: Turn, inc: Incoming) -> list[Reply]:
+        """Telegram sent an update again (we crashed before it knew we had it): its replies may never
+        have arrived, so show where the person is now instead of silence."""
+        if turn.state is not None:
+            return [Reply(t(turn.lang, "bot.already_received")), *await turn.resume()]
+        seen = await repo.seen_update(turn.tx, inc.chat_id, inc.update_id or 0)
+        if seen is not None and seen.saved_customer_id is not None:
+            card = await turn.card(seen.saved_customer_id)
+            if card is not None:
+                return [Reply(t(turn.lang, "bot.already_saved")), card]
+        return [Reply(t(turn.lang, "bot.already_received"))]
 
     async def _turn(self, tx: Tx, user: User, inc: Incoming, lang: str) -> Turn:
         tz = self._tz(user)
@@ -144,8 +212,14 @@ class Router:
         if state is not None and idle > self.flow_ttl:
             lead.append(Reply(t(turn.lang, "bot.expired", flow=turn.flow_name(state))))
             await turn.set_state(None)
+        if inc.edited:
+            return lead + await self._edited(turn, inc)
         if inc.command:
             return lead + await self._command(turn, inc)
+        if inc.input is not None and turn.state is not None:
+            answered = await self._answer_to_which(turn, inc)
+            if answered is not None:
+                return lead + answered
         owner = self.registry.owns.get(turn.state.flow) if turn.state is not None else None
         if owner is not None and (inc.input is not None or (inc.callback or "").startswith("f|")):
             return lead + await owner.run(turn, inc)  # e.g. a reminder's "Pick a time"
@@ -154,6 +228,35 @@ class Router:
         if inc.input is not None:
             return lead + await self._input(turn, inc, inc.input)
         return lead
+
+    async def _edited(self, turn: Turn, inc: Incoming) -> list[Reply]:
+        """An edited message: a correction of the answer it gave, if it gave one in the open entry."""
+        state = turn.state
+        step = state.answered_by.get(str(inc.message_id)) if state is not None else None
+        if state is None or step is None or inc.input is None or inc.input.kind != "text":
+            return [Reply(t(turn.lang, "bot.edit_not_applied"))]
+        return await turn.apply(await turn.engine.correct(state, step, inc.input.text, turn.services))
+
+    async def _answer_to_which(self, turn: Turn, inc: Incoming) -> list[Reply] | None:
+        """Apply an answer only to the question it answers (None: the current one, as usual).
+
+        A reply to an earlier question corrects that answer; an answer while the current question
+        may never have reached the person (its sending failed or we crashed) shows it again first.
+        """
+        state = turn.state
+        assert state is not None and inc.input is not None
+        replied = state.asked.get(str(inc.reply_to)) if inc.reply_to is not None else None
+        if replied is not None and replied != (state.step or state.phase):
+            if replied in state.answers and inc.input.kind == "text":
+                return await turn.apply(
+                    await turn.engine.correct(state, replied, inc.input.text, turn.services)
+                )
+        elif replied is None and not state.delivered:
+            return [Reply(t(turn.lang, "bot.question_again")), *await turn.resume()]
+        if inc.message_id is not None and state.phase == "ask" and state.step is not None:
+            state.answered_by[str(inc.message_id)] = state.step
+            state.answered_by = dict(list(state.answered_by.items())[-KEPT_IDS:])
+        return None
 
     async def _command(self, turn: Turn, inc: Incoming) -> list[Reply]:
         command = self.registry.commands.get(inc.command or "")

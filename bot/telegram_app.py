@@ -25,6 +25,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     MessageHandler,
     filters,
@@ -39,11 +40,10 @@ from bot.turn import Incoming
 from flows.engine import Input, Reply
 from flows.errors import Invalid
 from flows.i18n import t
+from flows.limits import split_text
 from storage.files import MAX_BYTES
 
 log = logging.getLogger(__name__)
-
-MAX_TEXT = 4096
 
 
 class TelegramFrontend:
@@ -55,6 +55,8 @@ class TelegramFrontend:
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self.on_command))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, self.on_message))
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
+        app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)
 
     # ------------------------------------------------------------ in
@@ -76,6 +78,24 @@ class TelegramFrontend:
             return
         await self._handle(update, Incoming(**self._who(update), input=inp))
 
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message: the router applies it as a correction of the answer it gave, if any."""
+        message = update.edited_message
+        if message is None or update.effective_user is None or message.text is None:
+            return
+        if message.text.startswith("/"):
+            return  # an edited command is not run again
+        inc = Incoming(**self._who(update), input=Input(kind="text", text=message.text), edited=True)
+        await self._handle(update, inc)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Added to or removed from a chat, or blocked: nothing to answer (a group is told when it writes)."""
+        member = update.my_chat_member
+        if member is not None:
+            log.info(
+                "bot membership changed in a %s chat: %s", member.chat.type, member.new_chat_member.status
+            )
+
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_user is None:
@@ -87,14 +107,29 @@ class TelegramFrontend:
     def _who(self, update: Update) -> dict[str, Any]:
         user = update.effective_user
         chat = update.effective_chat
+        message = update.effective_message
         assert user is not None
+        replied = message.reply_to_message if message is not None else None
         return {
             "chat_id": chat.id if chat else user.id,
             "telegram_id": user.id,
             "first_name": user.first_name or "",
             "language_code": user.language_code,
             "update_id": update.update_id,
+            "message_id": message.message_id
+            if message is not None and update.callback_query is None
+            else None,
+            "reply_to": replied.message_id if replied is not None else None,
+            "chat_type": chat.type if chat else "private",
+            "bot_username": self._username(),
+            "confirms": True,
         }
+
+    def _username(self) -> str | None:
+        try:
+            return str(self._bot.username) if self._bot is not None else None
+        except RuntimeError:  # not initialised (getMe not called yet)
+            return None
 
     def _input(self, message: Message) -> Input | None:
         if message.contact is not None:
@@ -139,29 +174,36 @@ class TelegramFrontend:
 
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
         result = await self.router.handle(inc, self._fetch)
-        await self.render(inc.chat_id, result.replies, query, result.lang)
+        last = await self.render(inc.chat_id, result.replies, query, result.lang)
+        if result.confirm:  # the question was sent: an answer to it may now be applied
+            await self.router.delivered(inc.chat_id, inc.telegram_id, last)
 
     # ------------------------------------------------------------ out
 
     async def render(
         self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str
-    ) -> None:
+    ) -> int | None:
+        """Send the replies; returns the id of the last message shown (the open question, if any)."""
         bot_message = query.message if query is not None and isinstance(query.message, Message) else None
+        last: int | None = None
         for i, reply in enumerate(replies):
             markup = _markup(reply)
-            text = reply.text[:MAX_TEXT] or "…"
+            text = split_text(reply.text)[0] or "…"  # the router has already split long replies
             if reply.edit and bot_message is not None and i == 0:
                 try:
                     await bot_message.edit_text(text, reply_markup=markup)
+                    last = bot_message.message_id
                     continue
                 except BadRequest as exc:
                     if "not modified" in str(exc):
+                        last = bot_message.message_id
                         continue
             elif bot_message is not None and i == 0 and query is not None:
                 await self._close_pressed(bot_message, query)
-            await self._send(chat_id, text, markup, bot_message, lang, reply.request_location)
+            last = await self._send(chat_id, text, markup, bot_message, lang, reply.request_location)
             for file in reply.files:
                 await self._send_file(chat_id, file)
+        return last
 
     async def _send(
         self,
@@ -171,10 +213,10 @@ class TelegramFrontend:
         bot_message: Message | None,
         lang: str,
         request_location: bool,
-    ) -> None:
+    ) -> int:
         bot = self._bot
         assert bot is not None
-        await bot.send_message(chat_id, text, reply_markup=markup)
+        sent = await bot.send_message(chat_id, text, reply_markup=markup)
         if request_location:
             keyboard = ReplyKeyboardMarkup(
                 [[KeyboardButton(t(lang, "tg.share_location"), request_location=True)]],
@@ -186,6 +228,7 @@ class TelegramFrontend:
         elif chat_id in self.location_keyboard:
             self.location_keyboard.discard(chat_id)
             await bot.send_message(chat_id, "✓", reply_markup=ReplyKeyboardRemove())
+        return int(sent.message_id)
 
     async def _send_file(self, chat_id: int, file: dict[str, Any]) -> None:
         """Send a stored attachment back: by Telegram's file id when we have one, else from disk."""
@@ -216,7 +259,7 @@ class TelegramFrontend:
                         label = button.text
         try:
             if label and message.text:
-                await message.edit_text(f"{message.text}\n→ {label}"[:MAX_TEXT], reply_markup=None)
+                await message.edit_text(split_text(f"{message.text}\n→ {label}")[0], reply_markup=None)
             else:
                 await message.edit_reply_markup(reply_markup=None)
         except TelegramError:

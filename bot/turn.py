@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flows.engine import Button, Engine, Input, Outcome, Reply, State
@@ -54,6 +54,12 @@ class Incoming:
     args: str = ""
     input: Input | None = None
     callback: str | None = None
+    message_id: int | None = None  # the person's message (an edit names the one it changes)
+    reply_to: int | None = None  # the bot message it replies to, if any
+    edited: bool = False
+    chat_type: str = "private"  # private | group | supergroup | channel
+    bot_username: str | None = None  # for the "talk to me in private" link
+    confirms: bool = False  # the front end will say whether the replies reached the person
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,15 @@ class Turn:
     fetch: Fetch | None = None
     work: Work | None = None
     redispatch: Redispatch | None = None
-    notes: list[Reply] = field(default_factory=list)
+    awaiting_confirm: bool = False  # states written now count as unseen until the front end confirms
+    saved: tuple[str, int | None] | None = None  # what this turn saved (kind, customer), for redeliveries
 
     # ------------------------------------------------------------ the conversation state
 
     async def set_state(self, state: State | None) -> None:
         """Store the open entry (None: none) in this turn's transaction."""
+        if state is not None and self.awaiting_confirm:
+            state.delivered = False  # until the front end says the question was sent
         self.state = state
         await repo.save_conversation(
             self.tx,
@@ -115,6 +124,8 @@ class Turn:
     async def apply(self, outcome: Outcome) -> list[Reply]:
         """An engine outcome: keep its state, show the saved (or opened) customer, chain a next flow."""
         then = self.state.context.get("then") if self.state is not None and outcome.saved else None
+        if outcome.saved is not None:
+            self.saved = (outcome.saved.kind, outcome.saved.customer_id)
         await self.set_state(outcome.state)
         replies = list(outcome.replies)
         target = outcome.open_customer or (outcome.saved.customer_id if outcome.saved else None)

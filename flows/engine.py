@@ -129,6 +129,11 @@ class State(BaseModel):
     seq: int = 0
     started_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # whether the front end confirmed the last question reached the person (False: it may not have,
+    # so a typed answer is not applied to it blindly), and which of their messages answered which step
+    delivered: bool = True
+    asked: dict[str, str] = Field(default_factory=dict)  # question message id -> step
+    answered_by: dict[str, str] = Field(default_factory=dict)  # the person's message id -> step
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,77 @@ class Engine:
             step = flow.step(state.step)
             return Outcome([*lead, self._confirm_reply(step, state, services)], state)
         return Outcome([*lead, await self._question(flow, state, services)], state)
+
+    async def correct(self, state: State, step_name: str, text: str, services: Services) -> Outcome:
+        """A corrected answer (an edited message, or a reply to an earlier question) for `step_name`.
+
+        It is checked like a typed answer to that question; kept, it may make other questions
+        necessary (those are asked next), else the current question is shown again with the reason.
+        """
+        state = state.model_copy(deep=True)
+        state.updated_at = services.now()
+        flow = self.flows[state.flow]
+        lang = services.lang
+        step = next((s for s in flow.applicable(state.answers) if s.name == step_name), None)
+        if step is None or state.phase == "dup":
+            return await self.resume(state, services, t(lang, "flow.correction_not_applied"))
+        if state.step == step_name and state.phase == "ask":
+            return await self.handle(state, Input(kind="text", text=text), services)
+        label = self.label_of(flow, step, lang)
+        text = text.strip()
+        value: Any = text
+        try:
+            if not text:
+                raise Invalid("flow.empty")
+            if step.choices is not None:
+                option = step.choices.match(text)
+                if option is None:
+                    raise Invalid("flow.pick_a_button")
+                value = option.code
+            elif step.kind in ("pick", "customer", "location", "files"):
+                raise Invalid("flow.correction_use_edit")
+            elif step.parse is not None:
+                value = step.parse(text, Env(services, view(state.answers)))
+                if inspect.isawaitable(value):
+                    value = await value
+        except Ambiguous as amb:
+            reason = t(lang, amb.key, **amb.params)
+            return await self.resume(
+                state, services, t(lang, "flow.correction_refused", field=label, reason=reason)
+            )
+        except Invalid as bad:
+            reason = t(lang, bad.key, **bad.params)
+            return await self.resume(
+                state, services, t(lang, "flow.correction_refused", field=label, reason=reason)
+            )
+        state.answers[step_name] = value
+        if step_name in state.pending:
+            state.pending.remove(step_name)
+        if step_name not in state.trail:
+            state.trail.append(step_name)
+        note = t(lang, "flow.corrected", field=label, value=self.show(step, value, lang))
+        if step.check_duplicates and value:
+            matches = await self._new_duplicates(state, services)
+            if matches:
+                state.dups = [asdict(m) | {"reasons": list(m.reasons)} for m in matches]
+                state.phase = "dup"
+                state.seq += 1
+                return Outcome([Reply(note), self._dup_reply(state, services)], state)
+        if state.phase in ("summary", "edit_pick"):
+            return await self._advance(flow, state, services, [Reply(note)])
+        if state.phase == "ask" and state.step is not None:
+            # a newly necessary question comes first; otherwise the question that was open
+            first = next(
+                (
+                    s
+                    for s in flow.applicable(state.answers)
+                    if s.name not in state.answers and s.name not in state.pending
+                ),
+                None,
+            )
+            if first is not None and first.name != state.step:
+                return await self._advance(flow, state, services, [Reply(note)])
+        return await self.resume(state, services, note)
 
     async def handle(self, state: State, inp: Input, services: Services) -> Outcome:
         state = state.model_copy(deep=True)

@@ -222,13 +222,21 @@ class Conversation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class ChatCursor(Base):
-    """Last Telegram update handled per chat, so a redelivered update is skipped."""
+class SeenUpdate(Base):
+    """Telegram updates handled recently, per chat, so a redelivery is recognised.
 
-    __tablename__ = "chat_cursors"
+    Telegram may restart update ids lower after a week without updates, so "at or below the last
+    one" cannot tell a redelivery; the ids seen in the last days can. What the update saved is kept
+    so a redelivery can show it again instead of nothing.
+    """
+
+    __tablename__ = "seen_updates"
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    last_update_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    saved_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    saved_customer_id: Mapped[int | None] = mapped_column(default=None)
 
 
 class DaySequence(Base):

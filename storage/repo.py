@@ -17,12 +17,12 @@ from flows.refs import ContactRef, CustomerRef
 from storage.models import (
     Audit,
     Change,
-    ChatCursor,
     Contact,
     Conversation,
     Customer,
     DaySequence,
     FollowUp,
+    SeenUpdate,
     User,
 )
 
@@ -538,16 +538,35 @@ def current_contact_values(c: Contact) -> dict[str, Any]:
 # ---------------------------------------------------------------- conversations and delivery
 
 
-async def mark_update(session: AsyncSession, chat_id: int, update_id: int) -> bool:
-    """True if this update is new for the chat; False if it was handled already (a redelivery)."""
-    cursor = await session.get(ChatCursor, chat_id, with_for_update=True)
-    if cursor is None:
-        session.add(ChatCursor(chat_id=chat_id, last_update_id=update_id))
-        return True
-    if update_id <= cursor.last_update_id:
+SEEN_KEPT = dt.timedelta(days=3)  # Telegram keeps an unconfirmed update for 24 hours at most
+
+
+async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: dt.datetime) -> bool:
+    """True if this update is new for the chat; False if it was handled already (a redelivery).
+
+    Compared with the ids seen in the last days, not with the highest one: Telegram restarts update
+    ids lower (and at random) after a week without updates.
+    """
+    values = {"chat_id": chat_id, "update_id": update_id, "at": now}
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    done = await session.execute(insert(SeenUpdate).values(**values).on_conflict_do_nothing())
+    if getattr(done, "rowcount", 1) == 0:
         return False
-    cursor.last_update_id = update_id
+    await session.execute(delete(SeenUpdate).where(SeenUpdate.chat_id == chat_id, SeenUpdate.at < now - SEEN_KEPT))
     return True
+
+
+async def seen_update(session: AsyncSession, chat_id: int, update_id: int) -> SeenUpdate | None:
+    return await session.get(SeenUpdate, (chat_id, update_id))
+
+
+async def note_outcome(
+    session: AsyncSession, chat_id: int, update_id: int, kind: str, customer_id: int | None
+) -> None:
+    """What an update saved, so its redelivery can show it again."""
+    row = await session.get(SeenUpdate, (chat_id, update_id))
+    if row is not None:
+        row.saved_kind, row.saved_customer_id = kind[:16], customer_id
 
 
 async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -> Conversation | None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from bot.router import Incoming, Router
 from flows.engine import Input, button_data
 from storage import repo
-from storage.models import Change, ChatCursor, Contact, Conversation, Customer, FollowUp, User
+from storage.models import Change, Contact, Conversation, Customer, FollowUp, SeenUpdate, User
 from tests.conftest import Clock, Database
 from tests.people import Person
 
@@ -59,7 +59,7 @@ async def test_a_stranger_gets_one_refusal_with_their_id_and_nothing_is_stored(
     assert str(STRANGER) in stranger.text and "admin" in stranger.text
     await stranger.say("hello")
     async with db.sessions() as s:
-        assert (await s.execute(select(func.count()).select_from(ChatCursor))).scalar_one() == 0
+        assert (await s.execute(select(func.count()).select_from(SeenUpdate))).scalar_one() == 0
         assert (await s.execute(select(func.count()).select_from(Conversation))).scalar_one() == 0
 
 

@@ -1192,6 +1192,21 @@ class FakeBotApi:
         chat.messages[message["message_id"]] = message
         return self.push_update({"message": copy.deepcopy(message)})
 
+    def push_edit(self, chat_id: int, message_id: int, text: str, *, user: UserLike | None = None) -> JSON:
+        """The user edits one of their messages: Telegram sends `edited_message` with the same id."""
+        message = copy.deepcopy(self.message(chat_id, message_id))
+        if self._is_bot_message(message):
+            raise ValueError(f"message {message_id} was sent by the bot: users edit only their own")
+        message["text"] = text
+        message["edit_date"] = int(self.clock())
+        message.pop("entities", None)
+        self._chat(chat_id, self._resolve_user(chat_id, user)).messages[message_id] = message
+        return self.push_update({"edited_message": message})
+
+    def restart_update_ids(self, start: int = 1) -> None:
+        """After a week without updates Telegram starts update ids again, possibly lower."""
+        self._update_ids = itertools.count(start)
+
     def push_text(
         self, chat_id: int, text: str, *, user: UserLike | None = None, reply_to: int | None = None
     ) -> JSON:

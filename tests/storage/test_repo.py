@@ -182,12 +182,16 @@ async def test_filling_a_pending_field_clears_it(db: Database) -> None:
 
 async def test_an_update_is_handled_once_per_chat(db: Database) -> None:
     async with db.sessions.begin() as s:
-        assert await repo.mark_update(s, 100, 5)
+        assert await repo.first_sight(s, 100, 5, NOW)
     async with db.sessions.begin() as s:
-        assert not await repo.mark_update(s, 100, 5)
-        assert not await repo.mark_update(s, 100, 4)
-        assert await repo.mark_update(s, 100, 6)
-        assert await repo.mark_update(s, 200, 1)
+        assert not await repo.first_sight(s, 100, 5, NOW)
+        assert await repo.first_sight(s, 100, 4, NOW)  # lower is not a redelivery: ids may restart
+        assert await repo.first_sight(s, 100, 6, NOW)
+        assert await repo.first_sight(s, 200, 5, NOW)  # each chat on its own
+    later = NOW + repo.SEEN_KEPT + dt.timedelta(hours=1)
+    async with db.sessions.begin() as s:
+        assert await repo.first_sight(s, 100, 7, later)  # and the old ids are let go
+        assert await repo.first_sight(s, 100, 5, later)
 
 
 async def test_conversation_state_round_trips_and_times_stay_utc(db: Database) -> None:
