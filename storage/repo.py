@@ -552,7 +552,9 @@ async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: 
     done = await session.execute(insert(SeenUpdate).values(**values).on_conflict_do_nothing())
     if getattr(done, "rowcount", 1) == 0:
         return False
-    await session.execute(delete(SeenUpdate).where(SeenUpdate.chat_id == chat_id, SeenUpdate.at < now - SEEN_KEPT))
+    await session.execute(
+        delete(SeenUpdate).where(SeenUpdate.chat_id == chat_id, SeenUpdate.at < now - SEEN_KEPT)
+    )
     return True
 
 
