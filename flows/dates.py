@@ -275,7 +275,7 @@ _DATEISH_RE = re.compile(
 # The same, words only: English gaps with these are phrases for dateparser, not remarks around a date.
 _DATE_WORD_RE = re.compile(
     r"(?<![a-z])(?:[a-z]*day|weeks?|fortnights?|months?|years?|hours?|minutes?|noon|night|morning|evening"
-    rf"|tomorrow|tonight|ago|next|last|from|now|before|after|{en.MONTH})s?(?![a-z])"
+    rf"|tomorrow|tonight|ago|next|last|from|now|before|after|[ap]\.?m\.?|o'?clock|{en.MONTH})s?(?![a-z])"
 )
 _RANGE_RE = re.compile(r"\s*(?:到|至|-|–|—|~|～|(?<![a-z])(?:to|till|until|til)(?![a-z]))\s*")
 _HARD_STOP_RE = re.compile(r"[,，。;；!！?？\n]")
