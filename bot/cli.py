@@ -6,11 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from bot.config import Settings
-from bot.runtime import open_runtime, setup_logging
-from storage import repo
-from storage.tx import transaction
+if TYPE_CHECKING:  # the runtime, config and storage load in ~2 s; `crm-bot when` needs none of them
+    from bot.config import Settings
 
 log = logging.getLogger("crm-bot")
 
@@ -43,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import open_runtime
+    from storage import repo
+    from storage.tx import transaction
+
     runtime = await open_runtime(settings)
     try:
         async with transaction(runtime.sessions) as session:
@@ -73,7 +76,10 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _chat(settings: Settings) -> int:
+    from bot.runtime import open_runtime
     from bot.terminal import TERMINAL_ID, run_terminal
+    from storage import repo
+    from storage.tx import transaction
 
     runtime = await open_runtime(settings)
     try:
@@ -87,6 +93,8 @@ async def _chat(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    from bot.runtime import open_runtime
+
     runtime = await open_runtime(settings)
     await runtime.close()
     print("database is up to date")
@@ -95,11 +103,14 @@ async def _migrate(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
-    if args.command == "when":
+    if args.command == "when":  # before any settings or runtime: a date check starts in a blink
         from bot import when_cmd
 
         return when_cmd.run(args)
+    from bot.config import Settings
+    from bot.runtime import setup_logging
+
+    settings = Settings()
     if args.command == "flows":
         from bot.flowdoc import print_flows
 

@@ -34,6 +34,7 @@ class When:
 
     at: dt.datetime
     has_time: bool
+    end: dt.datetime | None = None  # the end of a range ("下周二下午两点到三点"), kept for the echo
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,13 @@ def format_when(when: When | dt.datetime, lang: str, *, today: dt.date | None = 
     """
     at = when.at if isinstance(when, When) else when
     ref = today or dt.datetime.now(at.tzinfo).date()
-    return f"{format_date(at.date(), lang, today=ref)} {at:%H:%M}"
+    shown = f"{format_date(at.date(), lang, today=ref)} {at:%H:%M}"
+    end = when.end if isinstance(when, When) else None
+    if end is None:
+        return shown
+    if end.date() == at.date():
+        return f"{shown}–{end:%H:%M}"
+    return f"{shown} – {format_date(end.date(), lang, today=ref)} {end:%H:%M}"
 
 
 def _when_params(at: dt.datetime, today: dt.date) -> dict[str, str]:
@@ -177,7 +184,9 @@ def _normalise(text: str) -> _Norm:
 
 # ---------------------------------------------------------------- tokens
 
-DayKind = Literal["rel", "weekday", "abs", "monthday", "offset", "numeric", "need", "now"]
+DayKind = Literal[
+    "rel", "weekday", "abs", "monthday", "offset", "numeric", "need", "now", "monthpart", "holiday", "lunar"
+]
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,10 @@ class _Day:
     month: int = 0
     day: int = 0
     b: int = 0  # numeric: the second number of a/b
+    plus: int = 0  # weekday: days added after it ("Monday week")
+    part: str = ""  # monthpart: start / mid / end; holiday: its key
+    explicit: bool = False  # monthday/monthpart: the month was said (本月15号), so no rolling on
+    after: bool = False  # holiday: the first working day after it (春节后)
 
 
 @dataclass(frozen=True)
@@ -206,6 +219,7 @@ class _Time:
     ampm: str | None = None
     bare: bool = False
     midnight: bool = False
+    dotted: bool = False  # 10.30: a time only next to a day or a part of the day (12.03 may be a date)
 
 
 @dataclass(frozen=True)
@@ -220,11 +234,20 @@ class _Tok:
     error: Invalid | None = None
 
 
-_PATTERNS = en.PATTERNS[:8] + zh.PATTERNS[:4] + en.PATTERNS[8:] + zh.PATTERNS[4:]
+def _split(patterns: list[tuple[str, str]], last: str) -> int:
+    return next(i for i, (kind, _) in enumerate(patterns) if kind == last) + 1
+
+
+# Alternatives are tried in this order at each position: dates with a month or a holiday first,
+# so that 下个月初 is a part of the month before 下个月 is read alone.
+_EN_CUT = _split(en.PATTERNS, "en_ago")
+_ZH_CUT = _split(zh.PATTERNS, "zh_day")
+_PATTERNS = en.PATTERNS[:_EN_CUT] + zh.PATTERNS[:_ZH_CUT] + en.PATTERNS[_EN_CUT:] + zh.PATTERNS[_ZH_CUT:]
 # Every token starts with one of these characters (an English word only at a word start); checking
 # that first makes scanning a note several times faster than trying each pattern at each position.
 _TOKEN_START = (
-    r"(?=[\d@大后前今明昨下上本这次周星礼凌清早中午傍晚夜现刚此半去]|(?<![a-z])[acdefijlmnoprstwy])"
+    r"(?=[\d@大后前今明昨下上本这次周星礼凌清早中午傍晚夜现刚此半去月元春过除年劳端国圣平农阴正冬腊差吃]"
+    r"|(?<![a-z])[abcdefijlmnoprstwxy])"
 )
 _TOKEN_RE = re.compile(
     _TOKEN_START + "(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS) + ")"
@@ -249,6 +272,14 @@ _DATEISH_RE = re.compile(
     r"(?<![a-z])(?:\d+(?:st|nd|rd|th)?|[a-z]*day|week|fortnight|month|year|hour|minute|noon|night|morning|"
     r"evening|tomorrow|tonight|ago|next|last|from|now|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 )
+# The same, words only: English gaps with these are phrases for dateparser, not remarks around a date.
+_DATE_WORD_RE = re.compile(
+    r"(?<![a-z])(?:[a-z]*day|weeks?|fortnights?|months?|years?|hours?|minutes?|noon|night|morning|evening"
+    rf"|tomorrow|tonight|ago|next|last|from|now|before|after|[ap]\.?m\.?|o'?clock|{en.MONTH})s?(?![a-z])"
+)
+_RANGE_RE = re.compile(r"\s*(?:到|至|-|–|—|~|～|(?<![a-z])(?:to|till|until|til)(?![a-z]))\s*")
+_HARD_STOP_RE = re.compile(r"[,，。;；!！?？\n]")
+_VAGUE_RE = re.compile(_words(en.VAGUE + zh.VAGUE))
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
 _NUMERIC_DATE_RE = re.compile(r"(?<![\d./-])\d{1,2}\s*[./-]\s*\d{1,2}(?!\d)")
 _ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
@@ -321,6 +352,46 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         return need
     if kind == "en_ord":
         return _Tok(s, e, day=_Day("monthday", day=int(g("en_ord_d"))), weak=True)
+    if kind == "en_hol":
+        key = _en_holiday_key(g("en_hol_w"))
+        return _Tok(s, e, day=_Day("holiday", part=key, after=g("en_hol_after") is not None))
+    if kind == "en_mpart":
+        if g("en_mp_eom"):
+            part, mod = "end", None
+        elif g("en_mp_mid"):
+            part, mod = "mid", None
+        else:
+            part, mod = en.MONTH_PARTS[g("en_mp_p")], g("en_mp_mod")
+        shift = {None: 0, "this": 0, "next": 1, "nxt": 1, "last": -1}[mod]
+        return _Tok(s, e, day=_Day("monthpart", part=part, shift=shift, explicit=mod is not None))
+    if kind == "en_tonight":
+        clock = _clock(int(g("en_tn_h")), 0)
+        if isinstance(clock, Invalid):
+            return _Tok(s, e, error=clock)
+        return _Tok(s, e, day=_Day("rel", n=0), period="evening", time=clock)
+    if kind == "en_fortnight":
+        return _Tok(s, e, day=_Day("offset", n=14, unit="day"))
+    if kind == "en_weekend":
+        mod = g("en_we_mod")
+        if mod in ("next", "nxt"):
+            return _weekday_token(s, e, 5, "week", 1)
+        if mod == "last":
+            return _weekday_token(s, e, 5, "week", -1)
+        return _weekday_token(s, e, 5, "weekend")
+    if kind == "en_dayword":
+        word = re.sub(r"\s+", " ", g("en_dw_w"))
+        hour, ampm = en.DAY_WORDS.get(word, (5, "pm"))  # end of (business) day, close of business
+        return _Tok(s, e, time=_Time(hour, 0, ampm=ampm))
+    if kind == "en_eow":
+        shift = 1 if g("en_eow_mod") in ("next", "nxt") else 0
+        if shift:
+            return _weekday_token(s, e, 4, "week", 1)
+        return _weekday_token(s, e, 4, "this")
+    if kind == "en_dot":
+        clock = _clock(int(g("en_dot_h")), int(g("en_dot_m")))
+        if isinstance(clock, Invalid):
+            return _Tok(s, e, error=clock, weak=True)
+        return _Tok(s, e, time=_Time(clock.hour, clock.minute, dotted=True), weak=True)
     if kind in ("en_in", "en_ago"):
         p = kind
         word = re.sub(r"\s+", " ", g(f"{p}_n"))
@@ -341,8 +412,8 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         n, period = en.REL_DAYS[word]
         return _Tok(s, e, day=_Day("rel", n=n), period=period)
     if kind == "en_week":
-        mod = g("en_week_mod")
-        shift = 2 if mod is None else {"this": 0, "next": 1, "last": -1, "previous": -1}[mod]
+        mod = g("en_week_mod") or g("en_week_zh")
+        shift = 2 if mod is None else {"this": 0, "next": 1, "nxt": 1, "last": -1, "previous": -1}[mod]
         return _Tok(s, e, week=shift, weak=True)
     if kind == "en_wd":
         mod = g("en_wd_mod")
@@ -350,7 +421,10 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         mode = "bare" if mod is None else en.WEEKDAY_MODS[re.sub(r"\s+", " ", mod)]
         if mode == "next":
             return _weekday_token(s, e, en.WEEKDAYS[name], "week", 1)
-        return _weekday_token(s, e, en.WEEKDAYS[name], mode, weak=mod is None and name in en.WEAK_WEEKDAYS)
+        tok = _weekday_token(s, e, en.WEEKDAYS[name], mode, weak=mod is None and name in en.WEAK_WEEKDAYS)
+        if g("en_wd_plus") and tok.day is not None:  # "Monday week": a week after the coming Monday
+            return _Tok(s, e, day=_Day("weekday", weekday=tok.day.weekday, mode=mode, plus=7))
+        return tok
     if kind == "en_ap":
         ampm = "pm" if g("en_ap_ap").startswith("p") else "am"
         return _time_token(s, e, _clock(int(g("en_ap_h")), _int(g("en_ap_m")), ampm=ampm))
@@ -366,7 +440,7 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
             return _Tok(s, e, time=_Time(0, 0, midnight=True))
         return _Tok(s, e, time=_Time(12, 0, ampm="pm"))
     if kind == "en_period":
-        return _Tok(s, e, period=en.PERIODS[g("en_period_w")], weak=True)
+        return _Tok(s, e, period=en.PERIODS[re.sub(r"\s+", " ", g("en_period_w"))], weak=True)
     if kind in ("en_now", "zh_now"):
         return _Tok(s, e, day=_Day("now"), weak=True)
     if kind == "zh_ymd":
@@ -376,7 +450,7 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         if mr is not None:
             if y or yr:
                 return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
-            return _Tok(s, e, day=_Day("monthday", shift=zh.MONTH_SHIFTS[mr], day=int(d)))
+            return _Tok(s, e, day=_Day("monthday", shift=zh.MONTH_SHIFTS[mr], day=int(d), explicit=True))
         return _Tok(
             s,
             e,
@@ -410,22 +484,57 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         return _Tok(s, e, day=_Day("rel", n=n), period=period)
     if kind == "zh_week":
         wd = g("zh_week_wd")
-        if wd is None or wd == "末":
-            return need
+        if wd is None:  # 下周 alone: Monday of that week (resolved with the other tokens)
+            return _Tok(s, e, week=zh.WEEK_SHIFTS[g("zh_week_mod2")], weak=True)
         mod = g("zh_week_mod")
+        if wd == "末":  # 周末 = Saturday; 这周末 on a Sunday is today
+            shift = 0 if mod is None else zh.WEEK_SHIFTS[mod]
+            return _weekday_token(s, e, 5, "weekend" if shift == 0 else "week", shift)
         weekday = 6 if wd in "日天" else int(wd) - 1
         if mod is None:
             return _weekday_token(s, e, weekday, "bare")
         return _weekday_token(s, e, weekday, "week", zh.WEEK_SHIFTS[mod])
     if kind == "zh_period":
         return _Tok(s, e, period=zh.PERIODS[g("zh_period_w")], weak=True)
-    if kind == "zh_time":
-        h = int(g("zh_time_h"))
+    if kind in ("zh_time", "zh_cha"):
+        p = kind
+        h = int(g(f"{p}_h"))
+        hour_from_numerals = m.start(f"{p}_h") in norm.from_numerals
+        less_q, less_m = (
+            (g("zh_cha_q"), g("zh_cha_m")) if p == "zh_cha" else (g("zh_time_lq"), g("zh_time_lm"))
+        )
+        if less_q or less_m:  # 差五分三点 / 三点差一刻: minutes before the hour
+            less = 15 * int(less_q) if less_q else int(less_m)
+            if not 1 <= less <= 59 or h > 23:
+                return _Tok(s, e, error=_bad_time(h, 0), weak=True)
+            hour = (h - 1) % 24
+            return _time_token(s, e, _Time(hour, 60 - less, bare=1 <= h <= 6), weak=hour_from_numerals)
         quarter, half, minute = g("zh_time_q"), g("zh_time_half"), g("zh_time_m")
         mins = 15 * int(quarter) if quarter else 30 if half else _int(minute)
-        hour_from_numerals = m.start("zh_time_h") in norm.from_numerals
         return _time_token(s, e, _clock(h, mins, bare=True), weak=hour_from_numerals)
+    if kind == "zh_holiday":
+        key = zh.HOLIDAYS[g("zh_hol_w")]
+        return _Tok(s, e, day=_Day("holiday", part=key, after=g("zh_hol_after") is not None))
+    if kind == "zh_lunar":
+        month_text = g("zh_lun_m1") or g("zh_lun_m3")
+        month = int(month_text) if month_text else zh.LUNAR_MONTHS[g("zh_lun_m2")]
+        day_text = g("zh_lun_d1") or g("zh_lun_d3")
+        lunar_day = int(day_text) if day_text else 20 + int(g("zh_lun_d2"))
+        return _Tok(s, e, day=_Day("lunar", month=month, day=lunar_day))
+    if kind == "zh_mpart":
+        mr, mon = g("zh_mp_mr"), g("zh_mp_m")
+        part = zh.MONTH_PARTS[g("zh_mp_p")]
+        if mon:
+            return _Tok(s, e, day=_Day("monthpart", part=part, month=int(mon), explicit=True))
+        shift = zh.MONTH_SHIFTS[mr] if mr else 0
+        return _Tok(s, e, day=_Day("monthpart", part=part, shift=shift, explicit=mr is not None))
     raise AssertionError(f"no token rule for {kind}")  # pragma: no cover - every pattern has a rule
+
+
+def _en_holiday_key(words: str) -> str:
+    """The key of an English holiday name however it was spaced or apostrophed (new years day)."""
+    plain = re.sub(r"\s+", " ", words).replace("'", "")
+    return next(key for name, key in en.HOLIDAYS.items() if name.replace("'", "") == plain)
 
 
 def _tokens(norm: _Norm) -> list[_Tok]:
@@ -496,7 +605,17 @@ def _guess_year(month: int, day: int, today: dt.date, past: bool) -> int:
 def _weekday_date(day: _Day, today: dt.date, past: bool) -> dt.date:
     """Weeks run Monday to Sunday. 下周X/next X = X of next week; a bare weekday = its next
     occurrence after today (for an interaction date: its most recent one, today included)."""
+    if day.plus:
+        return _weekday_date(_Day("weekday", weekday=day.weekday, mode=day.mode), today, past) + dt.timedelta(
+            days=day.plus
+        )
     delta_fwd = (day.weekday - today.weekday()) % 7
+    monday = today - dt.timedelta(days=today.weekday())
+    if day.mode == "weekend":  # this week's Saturday; on a Sunday that weekend is today
+        saturday = monday + dt.timedelta(days=5)
+        if past:
+            return saturday if saturday <= today else saturday - dt.timedelta(days=7)
+        return max(saturday, today)
     if day.mode == "week":
         monday = today - dt.timedelta(days=today.weekday())
         return monday + dt.timedelta(days=7 * day.shift + day.weekday)
@@ -507,6 +626,146 @@ def _weekday_date(day: _Day, today: dt.date, past: bool) -> dt.date:
     if day.mode == "this":
         return today + dt.timedelta(days=delta_fwd)
     return today + dt.timedelta(days=delta_fwd or 7)
+
+
+def _month_part_date(year: int, month: int, part: str) -> dt.date:
+    """月初 = the 1st, 月中/中旬/mid-month = the 15th, 月底/end of the month = the last day."""
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, {"start": 1, "mid": 15, "end": last}[part])
+
+
+def _month_part(day: _Day, today: dt.date, past: bool) -> dt.date:
+    """A part of a month; said without a month (月底) it rolls on a month once passed, like 5号."""
+    if day.month:
+        if not 1 <= day.month <= 12:
+            raise Invalid("date.no_such_date", **_date_params(None, day.month, 1))
+        year = _guess_year(day.month, 15, today, past)
+        return _month_part_date(year, day.month, day.part)
+    first = _add_months(today.replace(day=1), day.shift)
+    found = _month_part_date(first.year, first.month, day.part)
+    if not day.explicit and (found > today if past else found < today):
+        first = _add_months(first, -1 if past else 1)
+        found = _month_part_date(first.year, first.month, day.part)
+    return found
+
+
+@cache
+def _lunar_months(year: int) -> dict[int, tuple[dt.date, int]]:
+    """Each ordinary month of a lunar year: (its first day as a Gregorian date, its length in days).
+
+    From lunar_python, once per year: the library rebuilds a whole year for every date in another
+    year (10-20 ms), so one table per year keeps each later lookup at microseconds.
+    """
+    from lunar_python import LunarYear, Solar
+
+    months: dict[int, tuple[dt.date, int]] = {}
+    for source in (year, year + 1):
+        for m in LunarYear.fromYear(source).getMonths():
+            if m.getYear() == year and m.getMonth() > 0:  # a leap month has a negative number
+                solar = Solar.fromJulianDay(m.getFirstJulianDay())
+                first = dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+                months[m.getMonth()] = (first, m.getDayCount())
+        if len(months) == 12:
+            break
+    return months
+
+
+def _lunar_to_solar(year: int, month: int, day: int) -> dt.date | None:
+    """A Chinese lunar date (not a leap month) as a Gregorian one; None if that month is shorter."""
+    if not 1900 <= year <= 2100:
+        raise Invalid("date.too_far")
+    first, length = _lunar_months(year).get(month, (None, 0))
+    if first is None or not 1 <= day <= length:
+        return None
+    return first + dt.timedelta(days=day - 1)
+
+
+@cache
+def _qingming(year: int) -> dt.date:
+    """清明 is a solar term, not a lunar date: its day comes from lunar_python's solar-term table."""
+    from lunar_python import Lunar
+
+    solar = Lunar.fromYmd(year, 1, 1).getJieQiTable()["清明"]
+    return dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+_SOLAR_HOLIDAYS = {
+    "new_year": (1, 1),
+    "labour": (5, 1),
+    "national": (10, 1),
+    "christmas_eve": (12, 24),
+    "christmas": (12, 25),
+    "new_year_eve": (12, 31),
+}
+_LUNAR_HOLIDAYS = {"spring": (1, 1), "lantern": (1, 15), "dragon": (5, 5), "mid_autumn": (8, 15)}
+
+
+def _holiday_date(key: str, year: int) -> dt.date | None:
+    """The holiday's day in a Gregorian year (lunar ones in the lunar year that starts in it)."""
+    if key in _SOLAR_HOLIDAYS:
+        return dt.date(year, *_SOLAR_HOLIDAYS[key])
+    if key == "qingming":
+        return _qingming(year)
+    if key == "eve":  # 除夕: the last day of the lunar year, i.e. the day before 正月初一
+        first = _lunar_to_solar(year, 1, 1)
+        return None if first is None else first - dt.timedelta(days=1)
+    return _lunar_to_solar(year, *_LUNAR_HOLIDAYS[key])
+
+
+@cache
+def _schedule(year: int) -> dict[str, bool]:
+    """The State Council's published days off and make-up working days of a year (lunar_python's
+    copy): ISO date -> is a working day. Empty when that year's schedule is not published yet."""
+    from lunar_python.util import HolidayUtil
+
+    return {h.getDay(): bool(h.isWork()) for h in HolidayUtil.getHolidays(year)}
+
+
+def _first_working_day_after(d: dt.date) -> dt.date:
+    """The first working day after `d` by the official schedule (days off and make-up Saturdays)."""
+    day = d + dt.timedelta(days=1)
+    for _ in range(40):
+        schedule = _schedule(day.year)
+        if not schedule:
+            raise Invalid("date.no_schedule", year=str(day.year))
+        listed = schedule.get(day.isoformat())
+        if listed if listed is not None else day.weekday() < 5:
+            return day
+        day += dt.timedelta(days=1)
+    raise Invalid("date.no_schedule", year=str(day.year))  # pragma: no cover - no break is that long
+
+
+def _holiday(day: _Day, today: dt.date, past: bool) -> dt.date:
+    """The nearest such holiday the right way from today (today counts); 春节后 = the first
+    working day after it by the official schedule."""
+    years = range(today.year - 1, today.year + 2)
+    for year in reversed(years) if past else years:
+        found = _holiday_date(day.part, year)
+        if found is None:
+            continue
+        if day.after:
+            found = _first_working_day_after(found)
+        if (found <= today) if past else (found >= today):
+            return found
+    raise Invalid("date.too_far")  # pragma: no cover - every holiday is once a year
+
+
+def _lunar(month: int, lunar_day: int, today: dt.date, past: bool) -> dt.date:
+    """A lunar date (正月初八, 农历八月十五) in the nearest lunar year the right way from today."""
+    if not 1 <= lunar_day <= 30 or not 1 <= month <= 12:
+        raise Invalid("date.no_such_lunar_date", month=str(month), day=str(lunar_day))
+    years = range(today.year - 1, today.year + 2)
+    seen = False
+    for year in reversed(years) if past else years:
+        found = _lunar_to_solar(year, month, lunar_day)
+        if found is None:
+            continue
+        seen = True
+        if (found <= today) if past else (found >= today):
+            return found
+    if not seen:
+        raise Invalid("date.no_such_lunar_date", month=str(month), day=str(lunar_day))
+    raise Invalid("date.too_far")  # pragma: no cover
 
 
 def _dates(day: _Day | None, today: dt.date, past: bool) -> list[dt.date | Invalid]:
@@ -527,7 +786,18 @@ def _dates(day: _Day | None, today: dt.date, past: bool) -> list[dt.date | Inval
         first = _add_months(today.replace(day=1), day.shift)
         if not 1 <= day.day <= 31:
             raise Invalid("date.no_such_date", **_date_params(None, first.month, day.day))
-        return [_make_date(first.year, first.month, day.day)]
+        found = _make_date(first.year, first.month, day.day)
+        if not day.explicit and (found > today if past else found < today):
+            # "5号" after the 5th is next month's (last month's for an interaction); echoed to confirm
+            first = _add_months(first, -1 if past else 1)
+            found = _make_date(first.year, first.month, day.day)
+        return [found]
+    if day.kind == "monthpart":
+        return [_month_part(day, today, past)]
+    if day.kind == "holiday":
+        return [_holiday(day, today, past)]
+    if day.kind == "lunar":
+        return [_lunar(day.month, day.day, today, past)]
     if day.kind == "abs":
         if day.year is not None:
             year = day.year
@@ -548,7 +818,7 @@ def _dates(day: _Day | None, today: dt.date, past: bool) -> list[dt.date | Inval
     raise Invalid("date.need_day")
 
 
-_PERIOD_DEFAULTS = {"dawn": 6, "noon": 12, "afternoon": 14, "dusk": 18, "evening": 20}
+_PERIOD_DEFAULTS = {"dawn": 6, "noon": 12, "afternoon": 14, "afterlunch": 13, "dusk": 18, "evening": 20}
 
 
 def _period_hour(period: str, hour: int) -> tuple[int, bool] | None:
@@ -558,6 +828,7 @@ def _period_hour(period: str, hour: int) -> tuple[int, bool] | None:
         "morning": [(range(0, 13), 0)],
         "noon": [(range(11, 16), 0), (range(1, 4), 12)],
         "afternoon": [(range(12, 24), 0), (range(1, 12), 12)],
+        "afterlunch": [(range(13, 24), 0), (range(1, 12), 12)],
         "dusk": [(range(16, 21), 0), (range(4, 9), 12)],
         "evening": [(range(17, 24), 0), (range(5, 12), 12), (range(12, 13), -12), (range(0, 1), 0)],
     }
@@ -585,7 +856,9 @@ def _clock_readings(
         return [(0, 0, True)], True
     if time.ampm is not None:
         hour = time.hour % 12 + (12 if time.ampm == "pm" else 0)
-        fits = {"am": ("dawn", "morning"), "pm": ("noon", "afternoon", "dusk", "evening")}[time.ampm]
+        fits = {"am": ("dawn", "morning"), "pm": ("noon", "afternoon", "afterlunch", "dusk", "evening")}[
+            time.ampm
+        ]
         if period is not None and period not in fits:
             raise Invalid("date.period_mismatch")
         return [(hour, time.minute, False)], True
@@ -640,9 +913,16 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     day = others[0] if others else weekdays[0] if weekdays else None
     check = weekdays[0] if others and weekdays else None
     if week is not None:
-        if day is None or day.kind != "weekday" or day.mode != "bare":
-            raise Invalid("date.need_day" if day is None else "date.conflict")
-        day = _Day("weekday", weekday=day.weekday, mode="week", shift=week)
+        if day is None:
+            if week < 1:  # 这周 / this week / 上周 alone name no day
+                raise Invalid("date.need_day")
+            day = _Day("weekday", weekday=0, mode="week", shift=week)  # 下周 / next week = its Monday
+        elif day.kind != "weekday" or day.mode != "bare":
+            raise Invalid("date.conflict")
+        else:
+            day = _Day("weekday", weekday=day.weekday, mode="week", shift=week, plus=day.plus)
+    if time is not None and time.dotted and day is None and period is None:
+        raise Invalid("date.unknown")  # a lone 12.03 may be a date as much as a time
     tz = now.tzinfo
     assert tz is not None
     if day is not None and day.kind == "need":
@@ -660,7 +940,19 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     today = now.date()
     clocks, has_time = _clock_readings(time, period, default_hour)
     results: list[When | Invalid] = []
-    for d in _dates(day, today, past):
+    candidates = _dates(day, today, past)
+    if (
+        not past
+        and day is not None
+        and day.kind == "weekday"
+        and day.mode == "bare"
+        and not day.plus
+        and day.weekday == today.weekday()
+        and (time is not None or period is not None)
+        and any(_local(today, h, m, tz) > now for h, m, nd in clocks if not nd)
+    ):
+        candidates = [today]  # 周二下午3点 said on a Tuesday morning is this afternoon
+    for d in candidates:
         if isinstance(d, Invalid):
             results.append(d)
             continue
@@ -687,6 +979,8 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     for r in results:
         if isinstance(r, When) and r not in valid:
             valid.append(r)
+    if past and day is None and len(valid) > 1 and all(w.at.date() == today for w in valid):
+        valid = [max(valid, key=lambda w: w.at)]  # 3点 at 15:30 is today either way: the nearer one
     if len(valid) == 1:
         return valid[0]
     if valid:
@@ -774,6 +1068,106 @@ def _validate(now: dt.datetime, default_hour: int) -> None:
         raise ValueError("default_hour must be 0-23")
 
 
+def _range_end(start: When, toks: Sequence[_Tok], start_period: str | None, default_hour: int) -> When:
+    """The start with the end of a range ("下周二下午两点到三点"): the same day, the start's part of
+    the day unless the end names its own, and the first reading after the start."""
+    time = next((t.time for t in toks if t.time is not None), None)
+    period = next((t.period for t in toks if t.period is not None), start_period)
+    clocks, _ = _clock_readings(time, period, default_hour)
+    tz = start.at.tzinfo
+    assert tz is not None
+    ends = sorted(
+        at
+        for h, m, next_day in clocks
+        if (at := _local(start.at.date() + dt.timedelta(days=int(next_day)), h, m, tz)) > start.at
+    )
+    if not ends or ends[0] - start.at > dt.timedelta(hours=24):
+        raise Invalid("date.conflict")
+    return When(start.at, start.has_time, ends[0])
+
+
+def _resolve_phrase(
+    toks: Sequence[_Tok], norm: _Norm, now: dt.datetime, past: bool, default_hour: int
+) -> When:
+    """_resolve, but a time range ("两点到三点", "2pm-3pm") keeps its end instead of conflicting."""
+    for i in range(1, len(toks)):
+        gap = norm.text[toks[i - 1].end : toks[i].start]
+        head, tail = toks[:i], toks[i:]
+        if (
+            _RANGE_RE.fullmatch(gap)
+            and any(t.time is not None for t in head)
+            and any(t.time is not None for t in tail)
+            and all(t.day is None and t.week is None for t in tail)
+        ):
+            start = _resolve(head, now, past, default_hour)
+            if not start.has_time:
+                break
+            period = next((t.period for t in head if t.period is not None), None)
+            if any(t.error is not None for t in tail):
+                raise next(t.error for t in tail if t.error is not None)
+            return _range_end(start, tail, period, default_hour)
+    return _resolve(toks, now, past, default_hour)
+
+
+def _digit_touches(gaps: Sequence[str]) -> bool:
+    """Whether a number stands next to a date phrase without a comma or full stop between
+    ("tomorrow 3"): dropping it would change the time, so such an answer is not read as a sentence."""
+    for i, gap in enumerate(gaps):
+        parts = _HARD_STOP_RE.split(gap)
+        ends = ([parts[-1]] if i == 0 else []) + ([parts[0]] if i == len(gaps) - 1 else [])
+        if 0 < i < len(gaps) - 1:
+            ends = [parts[0], parts[-1]]
+        if any(re.search(r"\d", part) for part in ends):
+            return True
+    return False
+
+
+def _group(toks: Sequence[_Tok], norm: _Norm) -> list[list[_Tok]]:
+    """Tokens joined into phrases as a note is read; a range separator also joins ("2点到3点")."""
+    groups: list[list[_Tok]] = []
+    for tok in toks:
+        last = groups[-1] if groups else None
+        gap = norm.text[last[-1].end : tok.start] if last else ""
+        if last and (_joins(gap, last, tok) or (_RANGE_RE.fullmatch(gap) and tok.time is not None)):
+            last.append(tok)
+        else:
+            groups.append([tok])
+    return groups
+
+
+def _sentence(
+    toks: Sequence[_Tok], norm: _Norm, now: dt.datetime, past: bool, default_hour: int, vague: bool
+) -> When:
+    """An answer with other words around the date ("我看明天下午3点吧", "let's say tomorrow 10am").
+
+    Clear phrases win over weak ones (便宜一点, "sat"); a phrase pointing the wrong way is skipped;
+    two different times are offered as a choice rather than one being picked.
+    """
+    groups = _group(toks, norm)
+    chosen = [g for g in groups if _worth_reading(g)] or groups
+    if vague and not any(t.day is not None or t.week is not None for g in chosen for t in g):
+        raise Invalid("date.vague")
+    found: list[When] = []
+    wrong_way: list[Invalid] = []
+    for group in chosen:
+        try:
+            when = _resolve_phrase(group, norm, now, past, default_hour)
+        except Ambiguous:
+            raise
+        except Invalid as exc:
+            if exc.key in _DIRECTION_KEYS and len(chosen) > 1:
+                wrong_way.append(exc)
+                continue
+            raise
+        if when not in found:
+            found.append(when)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise Ambiguous("date.ambiguous", options=found)
+    raise wrong_way[0]
+
+
 def understand_when(text: str, *, now: dt.datetime, past: bool = False, default_hour: int = 9) -> When:
     """Read a whole answer as one date/time relative to `now` (aware, in the user's zone).
 
@@ -796,18 +1190,21 @@ def understand_when(text: str, *, now: dt.datetime, past: bool = False, default_
     toks = _tokens(norm)
     edges = [0, *(x for t in toks for x in (t.start, t.end)), len(norm.text)]
     gaps = [norm.text[edges[i] : edges[i + 1]] for i in range(0, len(edges), 2)]
-    if toks and all(_FILLER_RE.fullmatch(gap) for gap in gaps):
-        try:
-            return _resolve(toks, now, past, default_hour)
-        except Invalid as exc:
-            if exc.key == "date.unknown":
-                raise Invalid(unknown) from None
-            raise
+    vague = bool(_VAGUE_RE.search(" ".join(gaps)))
+    try:
+        if toks and all(_FILLER_RE.fullmatch(gap) for gap in gaps):
+            return _resolve_phrase(toks, norm, now, past, default_hour)
+        if toks and not _digit_touches(gaps) and not any(_DATE_WORD_RE.search(gap) for gap in gaps):
+            return _sentence(toks, norm, now, past, default_hour, vague)
+    except Invalid as exc:
+        if exc.key == "date.unknown":
+            raise Invalid(unknown) from None
+        raise
     if toks and not any(_WORD_RE.search(gap) for gap in gaps):
         raise Invalid(unknown)  # "tomorrow 3": dateparser would drop the 3 and answer 09:00
     found = _fallback(stripped, now, past, default_hour)
     if found is None:
-        raise Invalid(unknown)
+        raise Invalid("date.vague" if vague else unknown)
     return found
 
 
@@ -871,10 +1268,39 @@ def find_when(text: str, *, now: dt.datetime, past: bool = False, default_hour: 
     return None
 
 
+_WARM_PHRASES = (
+    "下周二下午两点",
+    "tomorrow 2pm",
+    "in 3 days",
+    "12月3日",
+    "春节后",
+    "正月初八",
+    "清明",
+    "中秋",
+    "下个月底",
+    "周末",
+    "我看明天下午3点吧",
+    "下周二下午两点到三点",
+    "let's say tomorrow 10am",
+    "过几天",
+)
+
+
 def warm_up() -> None:
-    """Load dateparser's English data and touch every code path once, so the first user waits for nothing."""
+    """Load dateparser's English data, the lunar calendar and the holiday schedule, and touch every
+    code path once, so that the first user of each kind of phrase waits for nothing."""
     now = dt.datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    for phrase in ("下周二下午两点", "tomorrow 2pm", "in 3 days", "12月3日"):
+    for phrase in _WARM_PHRASES:
         with contextlib.suppress(Invalid):
             understand_when(phrase, now=now)
-    _fallback("2 weeks from tomorrow", now, False, 9)
+    this_year = dt.date.today().year
+    for year in range(this_year - 2, this_year + 3):  # lunar years a phrase can reach (once each)
+        _lunar_months(year)
+    # dateparser loads more data lazily on the first phrases of several shapes
+    for phrase in (
+        "2 weeks from tomorrow",
+        "a week from friday",
+        "the first monday of next month",
+        "2026/12/3",
+    ):
+        _fallback(phrase, now, False, 9)

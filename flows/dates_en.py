@@ -55,6 +55,32 @@ WEEKDAYS: dict[str, int] = {
     "sunday": 6,
     "sun": 6,
 }
+# Typos seen on phone keyboards; each still names one weekday only.
+WEEKDAYS.update(
+    {
+        "mondy": 0,
+        "monady": 0,
+        "tuseday": 1,
+        "teusday": 1,
+        "tuesdy": 1,
+        "tuesay": 1,
+        "wednsday": 2,
+        "wendsday": 2,
+        "wensday": 2,
+        "wedensday": 2,
+        "wednesay": 2,
+        "thursay": 3,
+        "thurday": 3,
+        "thrusday": 3,
+        "thusday": 3,
+        "firday": 4,
+        "fridy": 4,
+        "frday": 4,
+        "saturady": 5,
+        "satruday": 5,
+        "sundy": 6,
+    }
+)
 WEEKDAY = "(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + ")(?![a-z])"
 # Abbreviations that are also ordinary English words: on their own in a note they are not dates.
 WEAK_WEEKDAYS = frozenset({"sat", "sun", "wed"})
@@ -66,6 +92,8 @@ WEEKDAY_MODS: dict[str, str] = {
     "coming": "this",
     "this": "this",
     "next": "next",
+    "nxt": "next",
+    "nex": "next",
     "last": "last",
     "past": "last",
     "previous": "last",
@@ -81,6 +109,14 @@ REL_DAYS: dict[str, tuple[int, str | None]] = {
     "tommorrow": (1, None),
     "tmrw": (1, None),
     "tmr": (1, None),
+    "tmrow": (1, None),
+    "tmorrow": (1, None),
+    "tomorrw": (1, None),
+    "tomrrow": (1, None),
+    "tomoro": (1, None),
+    "tomorro": (1, None),
+    "2moro": (1, None),
+    "2morrow": (1, None),
     "yesterday": (-1, None),
     "yday": (-1, None),
 }
@@ -125,7 +161,41 @@ PERIODS: dict[str, str] = {
     "afternoon": "afternoon",
     "evening": "evening",
     "night": "evening",
+    "after lunch": "afterlunch",
 }
+HOLIDAYS: dict[str, str] = {
+    "new year's day": "new_year",
+    "new years day": "new_year",
+    "new year day": "new_year",
+    "new year's eve": "new_year_eve",
+    "new years eve": "new_year_eve",
+    "christmas day": "christmas",
+    "christmas": "christmas",
+    "xmas": "christmas",
+    "christmas eve": "christmas_eve",
+    "xmas eve": "christmas_eve",
+    "chinese new year": "spring",
+    "lunar new year": "spring",
+    "spring festival": "spring",
+    "cny": "spring",
+    "national day": "national",
+    "mid-autumn festival": "mid_autumn",
+    "mid-autumn": "mid_autumn",
+    "mid autumn": "mid_autumn",
+    "dragon boat festival": "dragon",
+    "labour day": "labour",
+    "labor day": "labour",
+}
+HOLIDAY = "|".join(h.replace(" ", r"\s+").replace("'", "'?") for h in sorted(HOLIDAYS, key=len, reverse=True))
+MONTH_PARTS: dict[str, str] = {
+    "start": "start",
+    "beginning": "start",
+    "mid": "mid",
+    "middle": "mid",
+    "end": "end",
+}
+# Times of day said as words: end of (business) day = 17:00, first thing = 09:00.
+DAY_WORDS: dict[str, tuple[int, str]] = {"eod": (5, "pm"), "cob": (5, "pm"), "first thing": (9, "am")}
 AMPM = r"(?:[ap]\.\s?m\.|[ap]\.\s?m|[ap]\s?m)(?![a-z])"
 
 PATTERNS: list[tuple[str, str]] = [
@@ -152,6 +222,17 @@ PATTERNS: list[tuple[str, str]] = [
         "en_month",
         rf"(?<![a-z])(?:(?:in|of)\s+)?(?P<en_month_mon>{MONTH})(?:\s*,?\s*(?P<en_month_y>\d{{4}}))?",
     ),
+    (
+        "en_hol",
+        rf"(?<![a-z])(?:(?P<en_hol_after>after)\s+(?:the\s+)?)?(?P<en_hol_w>{HOLIDAY})(?:\s+(?:holidays?|break))?"
+        r"(?![a-z])",
+    ),
+    (
+        "en_mpart",
+        r"(?<![a-z])(?:(?:the\s+)?(?P<en_mp_p>start|beginning|middle|mid|end)(?:\s*-\s*|\s+)(?:of\s+)?(?:the\s+)?"
+        r"(?:(?P<en_mp_mod>this|next|nxt|last)\s+)?month|(?P<en_mp_mid>mid)\s*-?\s*month|(?P<en_mp_eom>eom))"
+        r"(?![a-z])",
+    ),
     ("en_ord", r"(?<![a-z\d])(?:the\s+)?(?P<en_ord_d>\d{1,2})(?:st|nd|rd|th)(?![a-z])"),
     (
         "en_in",
@@ -164,19 +245,33 @@ PATTERNS: list[tuple[str, str]] = [
         r"(?P<en_ago_dir>ago|from\s+now|later|before|hence)(?![a-z])",
     ),
     (
+        "en_tonight",
+        r"(?<![a-z])tonight\s+(?:at\s+|@\s*)?(?P<en_tn_h>\d{1,2})(?![\d:./])"
+        r"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock))",
+    ),
+    ("en_fortnight", r"(?<![a-z])a\s+fortnight(?:'?s\s+time)?(?:\s+from\s+(?:now|today))?(?![a-z])"),
+    (
         "en_rel",
         rf"(?<![a-z])(?P<en_rel_w>(?:the\s+)?day\s+after\s+tomorrow|(?:the\s+)?day\s+before\s+yesterday|{REL_DAY})"
         r"(?![a-z])",
     ),
     (
         "en_week",
-        r"(?<![a-z])(?:(?P<en_week_mod>this|next|last|previous)\s+week|(?P<en_week_after>the\s+week\s+after\s+next"
+        r"(?<![a-z])(?:(?P<en_week_mod>this|next|nxt|last|previous)\s+(?:week|wk)|(?P<en_week_zh>next|nxt)\s*(?=周|星期|礼拜)|(?P<en_week_after>the\s+week\s+after\s+next"
         r"|week\s+after\s+next))(?![a-z])",
     ),
-    ("en_wd", rf"(?<![a-z])(?:(?P<en_wd_mod>{WEEKDAY_MOD})\s+)?(?P<en_wd_w>{WEEKDAY})\.?"),
+    (
+        "en_wd",
+        rf"(?<![a-z])(?:(?P<en_wd_mod>{WEEKDAY_MOD})\s+)?(?P<en_wd_w>{WEEKDAY})\.?"
+        r"(?:\s+(?P<en_wd_plus>week)(?![a-z]))?",
+    ),
     (
         "en_later",
-        r"(?<![a-z])(?:(?:this|next|last)\s+(?:month|year)|weekend|this\s+weekend|next\s+weekend)(?![a-z])",
+        r"(?<![a-z])(?:(?:this|next|last)\s+(?:month|year))(?![a-z])",
+    ),
+    (
+        "en_weekend",
+        r"(?<![a-z])(?:(?P<en_we_mod>this|next|nxt|last|the)\s+)?week\s*-?\s*end(?![a-z])",
     ),
     (
         "en_ap",
@@ -186,13 +281,23 @@ PATTERNS: list[tuple[str, str]] = [
     ("en_oclock", r"(?<![\d:])(?P<en_oc_h>\d{1,2})\s*o'?\s*clock(?![a-z])"),
     ("en_word", r"(?<![a-z])(?P<en_word_w>noon|midday|midnight)(?![a-z])"),
     (
+        "en_dayword",
+        r"(?<![a-z])(?P<en_dw_w>eod|cob|first\s+thing|end\s+of\s+(?:the\s+)?(?:business\s+|working\s+|work\s+)?day"
+        r"|close\s+of\s+business)(?![a-z])(?:\s+in\s+the\s+morning)?",
+    ),
+    (
+        "en_eow",
+        r"(?<![a-z])(?:eow|end\s+of\s+(?:the\s+)?(?:(?P<en_eow_mod>this|next|nxt)\s+)?(?:work\s*)?week)(?![a-z])",
+    ),
+    ("en_dot", r"(?<![\d:./])(?P<en_dot_h>\d{1,2})\.(?P<en_dot_m>\d{2})(?![\d./])"),
+    (
         "en_at",
         r"(?<![a-z])(?:at|@)\s*(?P<en_at_h>\d{1,2})(?![\d:/.])"
         r"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock|[点时号日月]|st|nd|rd|th))",
     ),
     (
         "en_period",
-        r"(?<![a-z])(?:(?:this|in\s+the|at)\s+)?(?P<en_period_w>morning|afternoon|evening|night)(?![a-z])",
+        r"(?<![a-z])(?:(?:this|in\s+the|at)\s+)?(?P<en_period_w>morning|afternoon|evening|night|after\s+lunch)(?![a-z])",
     ),
     ("en_now", r"(?<![a-z])(?:right\s+now|just\s+now|now)(?![a-z])"),
 ]
@@ -215,4 +320,22 @@ FILLERS = (
     "call",
     "meet",
     "again",
+    "back",
+)
+
+# Words that do not name a day; an answer made of them (and no clear date) is refused as vague.
+VAGUE = (
+    "soon",
+    "asap",
+    "a.s.a.p",
+    "sometime",
+    "some time",
+    "later",
+    "a few days",
+    "few days",
+    "couple of days",
+    "when possible",
+    "whenever",
+    "at some point",
+    "shortly",
 )

@@ -113,7 +113,11 @@ PERIODS: dict[str, str] = {
     "夜里": "evening",
     "夜间": "evening",
 }
-PERIOD = "|".join(PERIODS)
+# After lunch is its own part of the day: 13:00 when no hour is given, afternoon hours otherwise.
+PERIODS.update(
+    {"午饭后": "afterlunch", "午饭以后": "afterlunch", "吃完午饭": "afterlunch", "午休后": "afterlunch"}
+)
+PERIOD = "|".join(sorted(PERIODS, key=len, reverse=True))
 
 # 本周/这周 = this Monday-to-Sunday week, 下周 = the next one, 上周 = the one before.
 WEEK_SHIFTS: dict[str, int] = {
@@ -149,6 +153,7 @@ YEAR_REL = "|".join(YEAR_SHIFTS)
 
 # Units of "3天后" style offsets: (unit, multiplier).
 OFFSET_UNITS: dict[str, tuple[str, int]] = {
+    "刻钟": ("minute", 15),
     "分钟": ("minute", 1),
     "分": ("minute", 1),
     "小时": ("minute", 60),
@@ -165,9 +170,55 @@ OFFSET_UNIT = "|".join(sorted(OFFSET_UNITS, key=len, reverse=True))
 AFTER_WORDS = ("之后", "以后", "过后", "后")
 OFFSET_DIR = "之后|以后|过后|之前|以前|后|前"
 
+# Holidays by name -> the key `flows.dates` dates them by (solar, lunar or solar term). Numerals
+# are already digits here: 大年初一 is 大年初1.
+HOLIDAYS: dict[str, str] = {
+    "元旦节": "new_year",
+    "元旦": "new_year",
+    "春节": "spring",
+    "过年": "spring",
+    "大年初1": "spring",
+    "除夕": "eve",
+    "大年30": "eve",
+    "年30": "eve",
+    "元宵节": "lantern",
+    "元宵": "lantern",
+    "清明节": "qingming",
+    "清明": "qingming",
+    "劳动节": "labour",
+    "端午节": "dragon",
+    "端午": "dragon",
+    "中秋节": "mid_autumn",
+    "中秋": "mid_autumn",
+    "国庆节": "national",
+    "国庆": "national",
+    "圣诞节": "christmas",
+    "圣诞": "christmas",
+    "平安夜": "christmas_eve",
+}
+HOLIDAY = "|".join(sorted(HOLIDAYS, key=len, reverse=True))
+LUNAR_MONTHS = {"正": 1, "冬": 11, "腊": 12}
+# 月初 = the 1st, 月中/中旬 = the 15th, 月底/月末 = the last day (the rule is in the help text).
+MONTH_PARTS: dict[str, str] = {"初": "start", "中旬": "mid", "中": "mid", "底": "end", "末": "end"}
+
 # Token patterns, as (kind, regex). Group names are prefixed by the kind so that they stay unique
 # once every pattern is joined into one alternation.
 PATTERNS: list[tuple[str, str]] = [
+    (
+        "zh_holiday",
+        rf"(?P<zh_hol_w>{HOLIDAY})(?:\s*(?P<zh_hol_after>之后|以后|过后|后))?",
+    ),
+    (
+        "zh_lunar",
+        r"(?:(?P<zh_lun_pre>农历|阴历)\s*(?P<zh_lun_m1>\d{1,2})\s*月|(?P<zh_lun_m2>[正冬腊])\s*月"
+        r"|(?<!\d)(?P<zh_lun_m3>\d{1,2})\s*月(?=\s*[初廿]))"
+        r"\s*(?:初\s*(?P<zh_lun_d1>\d{1,2})|廿\s*(?P<zh_lun_d2>\d)|(?P<zh_lun_d3>\d{1,2}))(?!\d)(?:\s*[日号])?",
+    ),
+    (
+        "zh_mpart",
+        rf"(?:(?P<zh_mp_mr>{MONTH_REL})|(?<!\d)(?P<zh_mp_m>\d{{1,2}})\s*月|月)\s*(?P<zh_mp_p>中旬|初|中|底|末)"
+        r"(?!\s*[午\d])",
+    ),
     (
         "zh_ymd",
         rf"(?:(?<!\d)(?P<zh_ymd_y>\d{{4}})\s*年\s*|(?P<zh_ymd_yr>{YEAR_REL})\s*)?"
@@ -189,9 +240,14 @@ PATTERNS: list[tuple[str, str]] = [
     ),
     ("zh_period", rf"(?P<zh_period_w>{PERIOD})"),
     (
+        "zh_cha",
+        r"差\s*(?:(?P<zh_cha_q>[123])\s*刻|(?P<zh_cha_m>\d{1,2})\s*分(?:钟)?)\s*(?P<zh_cha_h>\d{1,2})\s*[点时]",
+    ),
+    (
         "zh_time",
         r"(?<!\d)(?P<zh_time_h>\d{1,2})\s*[点时]\s*(?:钟\s*)?"
-        r"(?:(?P<zh_time_q>[123])\s*刻|(?P<zh_time_half>半)|整|(?P<zh_time_m>\d{1,2})(?!\d)\s*分?)?",
+        r"(?:差\s*(?:(?P<zh_time_lq>[123])\s*刻|(?P<zh_time_lm>\d{1,2})\s*分(?:钟)?)"
+        r"|(?P<zh_time_q>[123])\s*刻|(?P<zh_time_half>半)|整|(?P<zh_time_m>\d{1,2})(?!\d)\s*分?)?",
     ),
     ("zh_now", r"现在|刚刚|刚才|此刻"),
 ]
@@ -214,4 +270,26 @@ FILLERS = (
     "再",
     "见",
     "吧",
+    "那就",
+    "就",
+    "我看",
+    "定在",
+    "改到",
+    "改成",
+)
+
+# Words that do not name a day; an answer made of them (and no clear date) is refused as vague.
+VAGUE = (
+    "过几天",
+    "几天后",
+    "过些天",
+    "过段时间",
+    "改天",
+    "回头",
+    "有空",
+    "尽快",
+    "近期",
+    "最近",
+    "以后再说",
+    "几周后",
 )

@@ -21,6 +21,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "date.too_far": "这个时间离现在太远了(超过10年)。请检查后重新输入,例如:明年1月10号。",
         "date.ambiguous": "这个时间有两种理解,请选一个;或者写得更明确,例如:12月3日、下午3点。",
         "date.default_hour_note": "(没写几点,按 {hour} 记录。)",
+        "date.vague": "“过几天”“尽快”这类说法没有具体日期。请写明哪一天,例如:3天后、下周一、月底、明天下午3点。",
+        "date.no_schedule": "{year}年的放假安排还没公布,算不出节后第一个工作日。请直接写日期,例如:2月15日 上午10点。",
+        "date.no_such_lunar_date": "农历没有 {month}月{day} 这一天(农历每月只有29或30天)。请检查后重新输入,例如:正月初八、农历八月十五。",
     },
     "en": {
         "date.empty": "Please type when to follow up, e.g. tomorrow 10am, next Tuesday 2pm, in 3 days.",
@@ -52,5 +55,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "date.ambiguous": "That can be read two ways - please pick one, or write it unambiguously, e.g. Dec 3,"
         " 3 Dec, 3pm.",
         "date.default_hour_note": "(No time given, so {hour} is used.)",
+        "date.vague": 'Words like "soon" or "in a few days" name no day. Please say which, e.g. in 3 days,'
+        " next Monday, end of the month, tomorrow 3pm.",
+        "date.no_schedule": "The {year} public-holiday schedule is not published yet, so the first working day"
+        " after the holiday is unknown. Please give the date, e.g. 15 Feb 10am.",
+        "date.no_such_lunar_date": "There is no lunar {month}/{day} (a lunar month has 29 or 30 days). Please"
+        " check it, e.g. 正月初八, 农历八月十五.",
     },
 }

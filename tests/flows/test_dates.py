@@ -98,7 +98,7 @@ TABLE: list[tuple[str, bool, str, str]] = [
     ("SUN", F, "11月20日", "!in_past"),
     ("SUN", F, "2026年12月3日", "2026-12-03 09:00*"),
     ("SUN", F, "二〇二七年一月五日", "2027-01-05 09:00*"),
-    ("SUN", F, "15号", "!in_past"),
+    ("SUN", F, "15号", "2026-12-15 09:00*"),  # issue 14: a passed day of the month is next month's
     ("SUN", F, "30号", "2026-11-30 09:00*"),
     ("SUN", F, "2月30日", "!no_such_date"),
     ("SUN", F, "12月32日", "!no_such_date"),
@@ -109,7 +109,7 @@ TABLE: list[tuple[str, bool, str, str]] = [
     ("SUN", F, "下周八", "!bad_weekday"),
     ("SUN", F, "周八", "!bad_weekday"),
     ("SUN", F, "3月", "!need_day"),
-    ("SUN", F, "下周", "!need_day"),
+    ("SUN", F, "下周", "2026-11-23 09:00*"),  # issue 14: next week alone = its Monday
     ("SUN", F, "下个月", "!need_day"),
     ("SUN", F, "12:00", "2026-11-22 12:00"),
     ("SUN", F, "10:00", "!time_passed"),
@@ -209,7 +209,7 @@ TABLE: list[tuple[str, bool, str, str]] = [
     ("SUN", F, "next Friday", "2026-11-27 09:00*"),
     ("SUN", F, "last Friday", "!in_past"),
     ("SUN", F, "Tuesday next week", "2026-11-24 09:00*"),
-    ("SUN", F, "next week", "!need_day"),
+    ("SUN", F, "next week", "2026-11-23 09:00*"),  # issue 14: its Monday
     ("SUN", F, "TOMORROW 10AM", "2026-11-23 10:00"),
     ("SUN", F, "tmr 9am", "2026-11-23 09:00"),
     ("SUN", F, "tomorrow morning", "2026-11-23 09:00*"),
