@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.reminders import DIGEST_LINES, Digest, DigestLine
+from storage.ids import valid_id
 from storage.models import Contact, Customer, FollowUp, Reminder, ReminderCursor, User
 
 CHUNK = 500
@@ -236,6 +237,12 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------- claiming and marking
+
+
+async def reminder_by_id(session: AsyncSession, reminder_id: object) -> Reminder | None:
+    """A reminder by the id a button carried: None for any id out of range (never OverflowError)."""
+    bounded = valid_id(reminder_id)
+    return None if bounded is None else await session.get(Reminder, bounded)
 
 
 async def claim(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.names import best_matches, core_name
 from flows.ports import DupMatch, DupProbe
 from flows.refs import ContactRef, CustomerRef
+from storage.ids import valid_id
 from storage.models import (
     Audit,
     Change,
@@ -241,10 +242,20 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
 
 
 async def visible_customer(session: AsyncSession, user: User, customer_id: int) -> Customer | None:
+    """The customer if `user` may see it; None also for an id no row can have (never OverflowError)."""
+    bounded = valid_id(customer_id)
+    if bounded is None:
+        return None
     owners = await team_ids(session, user)
     return (
-        await session.execute(_visible(select(Customer), owners).where(Customer.id == customer_id))
+        await session.execute(_visible(select(Customer), owners).where(Customer.id == bounded))
     ).scalar_one_or_none()
+
+
+async def contact_by_id(session: AsyncSession, contact_id: object) -> Contact | None:
+    """A contact by an id from outside (typed, button, old state): None for any id out of range."""
+    bounded = valid_id(contact_id)
+    return None if bounded is None else await session.get(Contact, bounded)
 
 
 async def customer_ref(session: AsyncSession, customer: Customer) -> CustomerRef:
@@ -330,6 +341,8 @@ def may_edit(user: User, owner_team: set[int] | None, customer: Customer) -> boo
 
 
 async def contacts_of(session: AsyncSession, customer_id: int) -> list[ContactRef]:
+    if valid_id(customer_id) is None:
+        return []
     rows = await session.execute(
         select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.active.desc(), Contact.id)
     )
@@ -406,7 +419,7 @@ async def create_followup(
         .values(next_done=True)
     )
     contact_at = dt.datetime.combine(occurred, dt.time(12), tzinfo=dt.UTC)
-    customer = await session.get(Customer, customer_id)
+    customer = await session.get(Customer, customer_id) if valid_id(customer_id) else None
     if customer is not None:
         customer.updated_at = now
         customer.last_contact_at = max(customer.last_contact_at or contact_at, contact_at)
@@ -468,7 +481,7 @@ async def apply_edit(
         record = await visible_customer(session, user, entity_id)
         customer = record
     else:
-        record = await session.get(Contact, entity_id)
+        record = await contact_by_id(session, entity_id)
         customer = await visible_customer(session, user, record.customer_id) if record else None
     if record is None or customer is None or not may_edit(user, owners, customer):
         raise NotAllowed(f"{entity} {entity_id}")
@@ -513,6 +526,8 @@ async def apply_edit(
 
 
 async def history(session: AsyncSession, entity: str, entity_id: int) -> list[Change]:
+    if valid_id(entity_id) is None:
+        return []
     rows = await session.execute(
         select(Change).where(Change.entity == entity, Change.entity_id == entity_id).order_by(Change.id)
     )
