@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             print("CRM_BOT_TOKEN is not set: starting the terminal chat (type /quit to leave).")
         return asyncio.run(_chat(settings))
-    setup_logging()
+    setup_logging(settings.bot_token.get_secret_value() if settings.bot_token else None)
     from bot.telegram_app import run_polling
 
     return run_polling(settings)
