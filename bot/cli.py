@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import IO, Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.runtime import open_runtime, setup_logging
 from storage import repo
+from storage.db import normalise_url, private_dir
+from storage.errors import DatabaseUnavailable
 
 log = logging.getLogger("crm-bot")
 
@@ -71,7 +79,41 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+def _terminal_lock(settings: Settings) -> IO[bytes] | None:
+    """Hold DATA_DIR/terminal.lock while the chat runs: the terminal is one identity, one chat at a time.
+
+    An OS lock (flock), so it is released however the process ends; None if another chat holds it.
+    """
+    folder = private_dir(settings.data_dir)
+    handle = (folder / "terminal.lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 async def _chat(settings: Settings) -> int:
+    try:
+        lock = _terminal_lock(settings)
+    except OSError:  # a read-only data folder: opening the database below says so clearly
+        lock = None
+    else:
+        if lock is None:
+            print(
+                f"error: a terminal chat is already open on {settings.data_dir} (one at a time)",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        return await _chat_locked(settings)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+async def _chat_locked(settings: Settings) -> int:
     from bot.terminal import TERMINAL_ID, run_terminal
 
     runtime = await open_runtime(settings)
@@ -92,6 +134,31 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _database_at(settings: Settings) -> str:
+    url = make_url(normalise_url(settings.db_url()))
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
+
+
+def _read_only(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return isinstance(exc, PermissionError) or "readonly" in text or "unable to open database" in text
+
+
+def _with_database(settings: Settings, run: Coroutine[Any, Any, int]) -> int:
+    """Run a command that opens the database; a read-only or unreachable one is one clear line, exit 2."""
+    try:
+        return asyncio.run(run)
+    except (OperationalError, PermissionError) as exc:
+        if not _read_only(exc):
+            raise
+        print(f"error: cannot write the database at {_database_at(settings)} (read-only?)", file=sys.stderr)
+    except DatabaseUnavailable:
+        print(f"error: the database at {_database_at(settings)} did not answer", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -105,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         print_flows()
         return 0
     if args.command == "users":
-        return asyncio.run(_users(args, settings))
+        return _with_database(settings, _users(args, settings))
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
+        return _with_database(settings, _migrate(settings))
     if args.command == "chat" or (args.command == "run" and settings.bot_token is None):
         if args.command == "run":
             print("CRM_BOT_TOKEN is not set: starting the terminal chat (type /quit to leave).")
-        return asyncio.run(_chat(settings))
+        return _with_database(settings, _chat(settings))
     setup_logging(settings.bot_token.get_secret_value() if settings.bot_token else None)
     from bot.telegram_app import run_polling
 

@@ -205,7 +205,7 @@ def parse_button(data: str) -> tuple[str, int, str] | None:
     parts = data.split("|")
     if len(parts) not in (3, 4) or parts[0] != BUTTON_PREFIX:
         return None
-    reminder_id = typed_number(parts[2], max_digits=18)  # a row id: always inside BIGINT
+    reminder_id = typed_number(parts[2], max_digits=19)  # bounded again by reminder_by_id
     if reminder_id is None:
         return None
     return parts[1], reminder_id, parts[3] if len(parts) == 4 else ""

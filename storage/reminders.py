@@ -131,13 +131,25 @@ async def read_cursor(session: AsyncSession, name: str, *, lock: bool = False) -
 
 
 async def write_cursor(session: AsyncSession, name: str, until: dt.datetime) -> None:
-    """Move the cursor forward only: a slower process never moves it back."""
-    row = await session.get(ReminderCursor, name)
-    if row is None:
-        session.add(ReminderCursor(name=name, until=until))
-    elif row.until < until or row.until.year == 1970:
-        row.until = until
-    await session.flush()
+    """Move the cursor forward only: a slower process never moves it back.
+
+    Insert-or-ignore, then a conditional UPDATE: two processes writing a new cursor at once both
+    succeed (a read-then-insert made the second fail on the primary key).
+    """
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(ReminderCursor).values(name=name, until=until).on_conflict_do_nothing(index_elements=["name"])
+    )
+    placeholder = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)  # read_cursor(lock=True) seeds 1970-01-01
+    await session.execute(
+        update(ReminderCursor)
+        .where(
+            ReminderCursor.name == name,
+            or_(ReminderCursor.until < until, ReminderCursor.until < placeholder),
+        )
+        .values(until=until)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 @dataclass(frozen=True)
