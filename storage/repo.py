@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -277,7 +278,8 @@ async def customer_ref(session: AsyncSession, customer: Customer) -> CustomerRef
 async def search_customers(session: AsyncSession, user: User, text: str, limit: int = 8) -> list[Customer]:
     """Visible customers by number, name, phone, e-mail or contact name; exact hits first, then fuzzy."""
     owners = await team_ids(session, user)
-    needle = text.strip()
+    # control characters match nothing anyone typed on purpose, and NUL is an error on PostgreSQL
+    needle = "".join(ch for ch in text if unicodedata.category(ch) != "Cc").strip()
     if not needle:
         return []
     like = f"%{needle.replace('%', '').replace('_', '')}%"
