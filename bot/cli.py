@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the runtime, config and storage load in ~2 s; `crm-bot when` needs none of them
     from bot.config import Settings
@@ -75,7 +77,43 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+def _terminal_lock(settings: Settings) -> IO[bytes] | None:
+    """Hold DATA_DIR/terminal.lock while the chat runs: the terminal is one identity, one chat at a time.
+
+    An OS lock (flock), so it is released however the process ends; None if another chat holds it.
+    """
+    from storage.db import private_dir
+
+    folder = private_dir(settings.data_dir)
+    handle = (folder / "terminal.lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 async def _chat(settings: Settings) -> int:
+    try:
+        lock = _terminal_lock(settings)
+    except OSError:  # a read-only data folder: opening the database below says so clearly
+        lock = None
+    else:
+        if lock is None:
+            print(
+                f"error: a terminal chat is already open on {settings.data_dir} (one at a time)",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        return await _chat_locked(settings)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+async def _chat_locked(settings: Settings) -> int:
     from bot.runtime import open_runtime
     from bot.terminal import TERMINAL_ID, run_terminal
     from storage import repo
@@ -101,6 +139,23 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _with_database(settings: Settings, run: Coroutine[Any, Any, int]) -> int:
+    """Run a command that opens the database; a read-only or unreachable one is one clear line, exit 2."""
+    from storage.db import describe_url, is_read_only
+    from storage.errors import DatabaseUnavailable
+
+    try:
+        return asyncio.run(run)
+    except DatabaseUnavailable:
+        print(f"error: the database at {describe_url(settings.db_url())} did not answer", file=sys.stderr)
+    except Exception as exc:
+        if not is_read_only(exc):
+            raise
+        where = describe_url(settings.db_url())
+        print(f"error: cannot write the database at {where} (read-only?)", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "when":  # before any settings or runtime: a date check starts in a blink
@@ -117,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         print_flows()
         return 0
     if args.command == "users":
-        return asyncio.run(_users(args, settings))
+        return _with_database(settings, _users(args, settings))
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
+        return _with_database(settings, _migrate(settings))
     if args.command == "chat" or (args.command == "run" and settings.bot_token is None):
         if args.command == "run":
             print("CRM_BOT_TOKEN is not set: starting the terminal chat (type /quit to leave).")
-        return asyncio.run(_chat(settings))
-    setup_logging()
+        return _with_database(settings, _chat(settings))
+    setup_logging(settings.bot_token.get_secret_value() if settings.bot_token else None)
     from bot.telegram_app import run_polling
 
     return run_polling(settings)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from storage.db import Timeouts
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,21 @@ class Settings(BaseSettings):
     reminder_scan_minutes: float = Field(10.0, gt=0)  # silent/stale/pending/birthday checks
     digest_time: str = Field("08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each user's zone
     flow_ttl_hours: float = 24.0
+    # database waits, in seconds (storage.db.Timeouts): a silent server fails the step, never hangs it
+    db_connect_timeout: float = Field(5.0, gt=0)
+    db_statement_timeout: float = Field(10.0, ge=0)  # 0: no limit
+    db_pool_timeout: float = Field(10.0, gt=0)
+    db_busy_timeout: float = Field(30.0, gt=0)  # SQLite: another process holds the write lock
+
+    def db_timeouts(self) -> Timeouts:
+        from storage.db import Timeouts
+
+        return Timeouts(
+            connect=self.db_connect_timeout,
+            statement=self.db_statement_timeout,
+            pool=self.db_pool_timeout,
+            busy=self.db_busy_timeout,
+        )
 
     def db_url(self) -> str:
         from storage.db import sqlite_url

@@ -14,7 +14,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -25,7 +25,9 @@ from flows.definitions import FLOWS
 from flows.engine import Button, Engine, Input, Reply, State, parse_button
 from flows.i18n import lang_of, t
 from flows.limits import fit
+from flows.zones import zone_or_none
 from storage import accounts, repo
+from storage.errors import DatabaseUnavailable, database_errors
 from storage.files import FileStore
 from storage.models import User
 from storage.services import Clock, StoreServices, system_clock
@@ -71,7 +73,18 @@ class Router:
         self._told: OrderedDict[tuple[str, int], dt.date] = OrderedDict()
 
     async def handle(self, inc: Incoming, fetch: Fetch | None = None) -> Result:
-        """One incoming, one transaction (plus one per piece of slow work it asked for)."""
+        """One incoming, one transaction (plus one per piece of slow work it asked for).
+
+        A database that does not answer in time rolls the step back: the person is told to send it
+        again and keeps every earlier answer (the state committed before is untouched).
+        """
+        try:
+            return await self._handle(inc, fetch)
+        except DatabaseUnavailable:
+            log.warning("database unavailable: a step was rolled back")
+            return Result([Reply(t(lang_of(inc.language_code), "bot.busy"))], lang_of(inc.language_code))
+
+    async def _handle(self, inc: Incoming, fetch: Fetch | None) -> Result:
         result, work = await self._once(inc, fetch)
         for _ in range(MAX_WORK_ROUNDS):
             if work is None:
@@ -96,6 +109,12 @@ class Router:
         if inc.chat_type != "private":
             # cards, flows and reminders carry phones and e-mails: never in front of a group
             return Result(self._once_a_day(("chat", inc.chat_id), self._private_only(inc, lang)), lang), None
+        with database_errors():
+            return await self._in_transaction(inc, fetch, lang)
+
+    async def _in_transaction(
+        self, inc: Incoming, fetch: Fetch | None, lang: str
+    ) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
             user = await repo.user_by_telegram(tx, inc.telegram_id)
             if user is None or not user.active:
@@ -198,10 +217,7 @@ class Router:
         )
 
     def _tz(self, user: User) -> ZoneInfo:
-        try:
-            return ZoneInfo(user.tz or self.default_tz)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            return ZoneInfo(self.default_tz)
+        return zone_or_none(user.tz or self.default_tz) or ZoneInfo(self.default_tz)
 
     # ------------------------------------------------------------ dispatch
 

@@ -26,7 +26,7 @@ class Runtime:
 
 
 async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime:
-    engine = make_engine(settings.db_url())
+    engine = make_engine(settings.db_url(), timeouts=settings.db_timeouts())
     await migrate(engine)
     sessions = make_sessions(engine)
     router = Router(
@@ -40,8 +40,8 @@ async def open_runtime(settings: Settings, *, clock: Clock = system_clock) -> Ru
     return Runtime(settings, engine, sessions, router)
 
 
-def setup_logging() -> None:
-    """Only our own events at INFO; httpx would log every request URL, and that URL holds the token."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(token: str | None = None) -> None:
+    """Our own events at INFO, with tokens and exception values redacted (see bot.logsafe)."""
+    from bot.logsafe import setup_logging as setup_safe_logging
+
+    setup_safe_logging(logging.INFO, token)

@@ -15,6 +15,7 @@ from typing import Any
 from bot.router import Router
 from bot.turn import Incoming
 from flows.engine import Button, Input, Reply
+from flows.normalize import typed_number
 
 TERMINAL_ID = -1  # a Telegram id no real account has: the terminal's own admin user
 
@@ -41,8 +42,9 @@ class TerminalChat:
         return self.render(result.replies)
 
     def _incoming(self, line: str) -> Incoming | None:
-        if line.isdigit() and self.buttons and 1 <= int(line) <= len(self.buttons):
-            return self._make(callback=self.buttons[int(line) - 1].data)
+        number = typed_number(line)
+        if number is not None and self.buttons and 1 <= number <= len(self.buttons):
+            return self._make(callback=self.buttons[number - 1].data)
         if line.startswith("/contact "):
             parts = line.split()
             name, phone = " ".join(parts[1:-1]), parts[-1]

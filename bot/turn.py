@@ -14,9 +14,11 @@ from typing import Any
 
 from flows.engine import Button, Engine, Input, Outcome, Reply, State
 from flows.i18n import t
+from flows.normalize import typed_number
 from flows.views import customer_card, list_line
 from storage import accounts, cards, repo
 from storage.files import FileStore
+from storage.ids import valid_id
 from storage.models import Customer, User
 from storage.services import Clock, StoreServices
 from storage.tx import Tx
@@ -24,21 +26,13 @@ from storage.tx import Tx
 Fetch = Callable[[dict[str, Any]], Awaitable[bytes]]
 CURRENT_TTL = dt.timedelta(hours=2)  # how long a customer card stays "open" for /log, files, …
 PAGE = 8  # customers per list message
-MAX_ID = 2**63 - 1  # a database id; anything larger in forged button data is simply not found
 
 
 def record_id(data: str | None, prefix: str) -> int | None:
-    """The record id at the end of button data like `g|cust|42`, or None for anything else.
-
-    NFKC first, so full-width digits read as digits; circled and superscript ones are refused.
-    """
-    import unicodedata
-
-    arg = unicodedata.normalize("NFKC", (data or "").removeprefix(prefix))
-    if not arg.isdecimal() or not arg.isascii() or len(arg) > 19:
-        return None
-    value = int(arg)
-    return value if 0 < value <= MAX_ID else None
+    """The record id at the end of button data like `g|cust|42`, or None for anything else (forged
+    data: circled digits, 20-digit numbers, negatives), so no id out of range reaches a query."""
+    number = typed_number((data or "").removeprefix(prefix), max_digits=19)
+    return valid_id(number) if number is not None else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flows.normalize import typed_number
+
 
 @dataclass(frozen=True)
 class Option:
@@ -37,8 +39,9 @@ class Choices:
     def match(self, text: str) -> Option | None:
         """A typed answer that names an option by code, label or number (1-based)."""
         wanted = text.strip().casefold()
-        if wanted.isdigit() and 1 <= int(wanted) <= len(self.options):
-            return self.options[int(wanted) - 1]
+        number = typed_number(wanted)
+        if number is not None and 1 <= number <= len(self.options):
+            return self.options[number - 1]
         for o in self.options:
             if wanted in (o.code.casefold(), o.zh.casefold(), o.en.casefold()):
                 return o

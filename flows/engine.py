@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from flows.choices import Choices
 from flows.errors import Ambiguous, Invalid
 from flows.i18n import t
+from flows.normalize import typed_number
 from flows.ports import DupMatch, DupProbe, Saved, Services
 
 Answers = Mapping[str, Any]
@@ -171,9 +172,10 @@ def button_data(seq: int, action: str) -> str:
 
 def parse_button(data: str) -> tuple[int, str] | None:
     parts = data.split("|", 2)
-    if len(parts) != 3 or parts[0] != "f" or not parts[1].isdigit():
+    seq = typed_number(parts[1], max_digits=18) if len(parts) == 3 else None
+    if seq is None or parts[0] != "f":
         return None
-    return int(parts[1]), parts[2]
+    return seq, parts[2]
 
 
 # ---------------------------------------------------------------- engine
@@ -367,8 +369,7 @@ class Engine:
                 if option is None:
                     return await self._reask(flow, state, services, t(lang, "flow.pick_a_button"))
                 return await self._record(flow, state, step, option.code, services)
-            if action.startswith("o:") and action[2:].isdigit():
-                index = int(action[2:])
+            if action.startswith("o:") and (index := typed_number(action[2:])) is not None:
                 if index >= len(state.options):
                     return await self._reask(flow, state, services, t(lang, "flow.pick_a_button"))
                 return await self._take_option(flow, state, step, state.options[index], services)

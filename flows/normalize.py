@@ -78,3 +78,16 @@ def is_han(ch: str) -> bool:
 
 def has_han(text: str) -> bool:
     return any(is_han(ch) for ch in text)
+
+
+def typed_number(text: str, *, max_digits: int = 9) -> int | None:
+    """A whole number typed to pick a choice or a page ("2", "２", "②", "²"), or None.
+
+    `isdigit()` is true for circled and superscript digits that `int()` refuses, so the text is
+    NFKC-folded first and then must be decimal digits only; the length cap keeps `int()` far from
+    its 4,300-digit limit and the result inside any id or index range.
+    """
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if not folded or len(folded) > max_digits or not folded.isdecimal():
+        return None
+    return int(folded)

@@ -17,6 +17,7 @@ from flows.dates import format_date, format_when
 from flows.engine import Button, Flow, Reply
 from flows.fields import NextTime
 from flows.i18n import t
+from flows.normalize import typed_number
 
 # ---------------------------------------------------------------- the rules in numbers
 
@@ -202,9 +203,12 @@ def button(action: str, reminder_id: int, arg: str = "") -> str:
 
 def parse_button(data: str) -> tuple[str, int, str] | None:
     parts = data.split("|")
-    if len(parts) not in (3, 4) or parts[0] != BUTTON_PREFIX or not parts[2].isdigit():
+    if len(parts) not in (3, 4) or parts[0] != BUTTON_PREFIX:
         return None
-    return parts[1], int(parts[2]), parts[3] if len(parts) == 4 else ""
+    reminder_id = typed_number(parts[2], max_digits=19)  # bounded again by reminder_by_id
+    if reminder_id is None:
+        return None
+    return parts[1], reminder_id, parts[3] if len(parts) == 4 else ""
 
 
 # ---------------------------------------------------------------- what the person reads

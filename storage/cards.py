@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.views import CustomerView, FollowUpLine
 from storage import repo
 from storage.files import attachments_of
-from storage.models import Contact, User
+from storage.models import User
 
 RECENT = 3
 
@@ -53,7 +53,7 @@ async def customer_view(
 
 async def customer_of_contact(session: AsyncSession, contact_id: int) -> int | None:
     """The customer a contact belongs to (None: no such contact)."""
-    contact = await session.get(Contact, contact_id)
+    contact = await repo.contact_by_id(session, contact_id)
     return contact.customer_id if contact is not None else None
 
 

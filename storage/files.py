@@ -12,16 +12,18 @@ import datetime as dt
 import hashlib
 import mimetypes
 import os
-import shutil
 import time
+import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.errors import Invalid
+from storage.db import PRIVATE_FILE, private_dir
 from storage.models import Attachment, Customer
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -43,6 +45,35 @@ ALLOWED = {
     ".mp3": "voice",
 }
 MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "audio/ogg": ".ogg", "application/pdf": ".pdf"}
+
+
+def clean_name(name: str | None, limit: int) -> str | None:
+    """A file name as stored: no control characters (NUL breaks PostgreSQL), at most `limit` code points."""
+    if not name:
+        return None
+    kept = "".join(ch for ch in name if unicodedata.category(ch) != "Cc").strip()
+    return kept[:limit] or None
+
+
+def clean_mime(mime: str | None) -> str | None:
+    """A MIME type as stored: printable ASCII only, cut to the column (100)."""
+    if not mime:
+        return None
+    kept = "".join(ch for ch in mime if " " < ch < "\x7f")
+    return kept[:100] or None
+
+
+def _reserve(folder: Path, base: str, ext: str) -> Path:
+    """Take the first free name base.ext, base_2.ext, … by creating it exclusively (empty, 0600)."""
+    n = 1
+    while True:
+        target = folder / (f"{base}{ext}" if n == 1 else f"{base}_{n}{ext}")
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        except FileExistsError:
+            n += 1
+            continue
+        return target
 
 
 @dataclass(frozen=True)
@@ -80,6 +111,38 @@ INCOMING_KEPT = dt.timedelta(days=3)
 SWEEP_EVERY = dt.timedelta(hours=1)
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by the owner only, whatever the umask (attachments are personal data)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), PRIVATE_FILE)
+        out.write(data)
+
+
+_NEW_FILES = "crm_new_attachment_files"
+
+
+def _forget_on_commit(session: Any) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
+def _remove_on_rollback(session: Any) -> None:
+    """The rows were rolled back: the files filed for them in this transaction go too (no orphans)."""
+    for path in session.info.pop(_NEW_FILES, []):
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
+
+
+def _track(session: AsyncSession, path: Path) -> None:
+    sync = session.sync_session
+    if _NEW_FILES not in sync.info:
+        if not event.contains(sync, "after_rollback", _remove_on_rollback):
+            event.listen(sync, "after_rollback", _remove_on_rollback)
+            event.listen(sync, "after_commit", _forget_on_commit)
+        sync.info[_NEW_FILES] = []
+    sync.info[_NEW_FILES].append(str(path))
+
+
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -105,14 +168,14 @@ class FileStore:
         if time.time() - self._swept_at > SWEEP_EVERY.total_seconds():
             self.sweep_incoming()
         digest = hashlib.sha256(data).hexdigest()
-        incoming = self.root / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        incoming = private_dir(self.root / "incoming")
         path = incoming / f"{digest}{ext}"
         if path.exists():
             path.touch()  # sent again: keep it as long as from now
         else:
             tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(data)
+            _write_private(tmp, data)
             os.replace(tmp, path)  # atomic: a crash never leaves half a file under the final name
         return {
             "path": str(path),
@@ -141,27 +204,48 @@ class FileStore:
         day: dt.date,
         followup_id: int | None = None,
     ) -> Attachment:
-        """File a staged upload under its customer and record it."""
-        folder = self.root / customer.number
-        folder.mkdir(parents=True, exist_ok=True)
-        base = f"{customer.number}_{staged['kind']}_{day:%Y%m%d}"
-        target = folder / f"{base}{staged['ext']}"
-        n = 2
-        while target.exists():
-            target = folder / f"{base}_{n}{staged['ext']}"
-            n += 1
+        """File a staged upload under its customer and record it; a failure leaves no file and no row.
+
+        The bytes go to a hidden temporary name, the row is inserted and flushed, and only then is
+        the file moved to its final name (reserved first, so two saves never take the same one).
+        If the transaction is rolled back later, an after-rollback hook removes the file again.
+        """
         source = Path(staged["path"])
-        if source.exists():
-            shutil.copyfile(source, target)
-        else:  # swept after days of waiting, or removed by hand: ask for it again
+        if not source.exists():  # swept after days of waiting, or removed by hand: ask for it again
             raise Invalid("file.lost")
+        private_dir(self.root)
+        folder = private_dir(self.root / customer.number)
+        base = f"{customer.number}_{staged['kind']}_{day:%Y%m%d}"
+        target = _reserve(folder, base, staged["ext"])
+        tmp = folder / f".{target.name}.{uuid.uuid4().hex}.part"
+        try:
+            _write_private(tmp, source.read_bytes())
+            attachment = await self._record(session, staged, customer, user_id, followup_id, target)
+            os.replace(tmp, target)
+        except BaseException:
+            for leftover in (tmp, target):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            raise
+        _track(session, target)
+        return attachment
+
+    @staticmethod
+    async def _record(
+        session: AsyncSession,
+        staged: dict[str, Any],
+        customer: Customer,
+        user_id: int,
+        followup_id: int | None,
+        target: Path,
+    ) -> Attachment:
         attachment = Attachment(
             customer_id=customer.id,
             followup_id=followup_id,
             kind=staged["kind"],
             file_name=target.name,
-            original_name=(staged.get("name") or "")[:200] or None,
-            mime=staged.get("mime"),
+            original_name=clean_name(staged.get("name"), 200),
+            mime=clean_mime(staged.get("mime")),
             size=int(staged["size"]),
             sha256=staged["sha256"],
             path=str(target),

@@ -1,4 +1,10 @@
-"""SQLAlchemy 2 models. Times are stored as UTC; the UTCDateTime type makes SQLite agree with PostgreSQL."""
+"""SQLAlchemy 2 models. Times are stored as UTC; the UTCDateTime type makes SQLite agree with PostgreSQL.
+
+Text typed by people whose limit a validator counts in displayed characters (flows.normalize.
+display_len) is stored as Text: a varchar(N) counts code points, so emoji and combining marks that
+the validator rightly does not count would pass the check and then fail the save on PostgreSQL.
+Columns whose values are codes, identifiers or validated forms (phone, e-mail, names) keep a length.
+"""
 
 from __future__ import annotations
 
@@ -88,23 +94,23 @@ class Customer(Base):
     credit_code: Mapped[str | None] = mapped_column(String(18), index=True)
     status: Mapped[str | None] = mapped_column(String(16))
     industry: Mapped[str | None] = mapped_column(String(32))
-    industry_other: Mapped[str | None] = mapped_column(String(100))
+    industry_other: Mapped[str | None] = mapped_column(Text)
     grade: Mapped[str | None] = mapped_column(String(16))
     intent: Mapped[str | None] = mapped_column(String(1))
     province: Mapped[str | None] = mapped_column(String(32), index=True)
     city: Mapped[str | None] = mapped_column(String(32), index=True)
     district: Mapped[str | None] = mapped_column(String(32))
-    address: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(40), index=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     source: Mapped[str | None] = mapped_column(String(32))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    main_business: Mapped[str | None] = mapped_column(String(500))
-    current_problem: Mapped[str | None] = mapped_column(String(500))
-    interest: Mapped[str | None] = mapped_column(String(500))
+    main_business: Mapped[str | None] = mapped_column(Text)
+    current_problem: Mapped[str | None] = mapped_column(Text)
+    interest: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(default=list)
-    remarks: Mapped[str | None] = mapped_column(String(200))
+    remarks: Mapped[str | None] = mapped_column(Text)
     pending: Mapped[list[str]] = mapped_column(default=list)
     pending_since: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -120,14 +126,14 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    position: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(40), index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     role: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str | None] = mapped_column(String(16))
-    channel_time: Mapped[str | None] = mapped_column(String(50))
+    channel_time: Mapped[str | None] = mapped_column(Text)
     birthday: Mapped[str | None] = mapped_column(String(10))
-    remarks: Mapped[str | None] = mapped_column(String(200))
+    remarks: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     pending: Mapped[list[str]] = mapped_column(default=list)
     pending_since: Mapped[dt.datetime | None]
@@ -149,7 +155,7 @@ class FollowUp(Base):
     demand_status: Mapped[str | None] = mapped_column(String(16))
     next_at: Mapped[dt.datetime | None]
     next_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    participants: Mapped[str | None] = mapped_column(String(200))
+    participants: Mapped[str | None] = mapped_column(Text)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     pending: Mapped[list[str]] = mapped_column(default=list)
@@ -204,7 +210,7 @@ class Change(Base):
     field: Mapped[str] = mapped_column(String(32))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
-    reason: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

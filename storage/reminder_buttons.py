@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import repo
 from storage.models import Change, Contact, Customer, FollowUp, Reminder, User
+from storage.reminders import reminder_by_id
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Target:
 
 async def target(session: AsyncSession, user: User, reminder_id: int) -> Target | None:
     """None when there is no such reminder or its customer is not the user's to see (forged data)."""
-    row = await session.get(Reminder, reminder_id)
+    row = await reminder_by_id(session, reminder_id)
     if row is None:
         return None
     followup = await session.get(FollowUp, row.followup_id) if row.followup_id else None

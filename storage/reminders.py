@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.reminders import DIGEST_LINES, Digest, DigestLine
+from storage.ids import valid_id
 from storage.models import Contact, Customer, FollowUp, Reminder, ReminderCursor, User
 
 CHUNK = 500
@@ -130,13 +131,25 @@ async def read_cursor(session: AsyncSession, name: str, *, lock: bool = False) -
 
 
 async def write_cursor(session: AsyncSession, name: str, until: dt.datetime) -> None:
-    """Move the cursor forward only: a slower process never moves it back."""
-    row = await session.get(ReminderCursor, name)
-    if row is None:
-        session.add(ReminderCursor(name=name, until=until))
-    elif row.until < until or row.until.year == 1970:
-        row.until = until
-    await session.flush()
+    """Move the cursor forward only: a slower process never moves it back.
+
+    Insert-or-ignore, then a conditional UPDATE: two processes writing a new cursor at once both
+    succeed (a read-then-insert made the second fail on the primary key).
+    """
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(ReminderCursor).values(name=name, until=until).on_conflict_do_nothing(index_elements=["name"])
+    )
+    placeholder = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)  # read_cursor(lock=True) seeds 1970-01-01
+    await session.execute(
+        update(ReminderCursor)
+        .where(
+            ReminderCursor.name == name,
+            or_(ReminderCursor.until < until, ReminderCursor.until < placeholder),
+        )
+        .values(until=until)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 @dataclass(frozen=True)
@@ -236,6 +249,12 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------- claiming and marking
+
+
+async def reminder_by_id(session: AsyncSession, reminder_id: object) -> Reminder | None:
+    """A reminder by the id a button carried: None for any id out of range (never OverflowError)."""
+    bounded = valid_id(reminder_id)
+    return None if bounded is None else await session.get(Reminder, bounded)
 
 
 async def claim(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.names import best_matches, core_name
 from flows.ports import DupMatch, DupProbe
 from flows.refs import ContactRef, CustomerRef
+from storage.ids import valid_id
 from storage.models import (
     Audit,
     Change,
@@ -241,10 +243,20 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
 
 
 async def visible_customer(session: AsyncSession, user: User, customer_id: int) -> Customer | None:
+    """The customer if `user` may see it; None also for an id no row can have (never OverflowError)."""
+    bounded = valid_id(customer_id)
+    if bounded is None:
+        return None
     owners = await team_ids(session, user)
     return (
-        await session.execute(_visible(select(Customer), owners).where(Customer.id == customer_id))
+        await session.execute(_visible(select(Customer), owners).where(Customer.id == bounded))
     ).scalar_one_or_none()
+
+
+async def contact_by_id(session: AsyncSession, contact_id: object) -> Contact | None:
+    """A contact by an id from outside (typed, button, old state): None for any id out of range."""
+    bounded = valid_id(contact_id)
+    return None if bounded is None else await session.get(Contact, bounded)
 
 
 async def customer_ref(session: AsyncSession, customer: Customer) -> CustomerRef:
@@ -266,7 +278,8 @@ async def customer_ref(session: AsyncSession, customer: Customer) -> CustomerRef
 async def search_customers(session: AsyncSession, user: User, text: str, limit: int = 8) -> list[Customer]:
     """Visible customers by number, name, phone, e-mail or contact name; exact hits first, then fuzzy."""
     owners = await team_ids(session, user)
-    needle = text.strip()
+    # control characters match nothing anyone typed on purpose, and NUL is an error on PostgreSQL
+    needle = "".join(ch for ch in text if unicodedata.category(ch) != "Cc").strip()
     if not needle:
         return []
     like = f"%{needle.replace('%', '').replace('_', '')}%"
@@ -330,6 +343,8 @@ def may_edit(user: User, owner_team: set[int] | None, customer: Customer) -> boo
 
 
 async def contacts_of(session: AsyncSession, customer_id: int) -> list[ContactRef]:
+    if valid_id(customer_id) is None:
+        return []
     rows = await session.execute(
         select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.active.desc(), Contact.id)
     )
@@ -406,7 +421,7 @@ async def create_followup(
         .values(next_done=True)
     )
     contact_at = dt.datetime.combine(occurred, dt.time(12), tzinfo=dt.UTC)
-    customer = await session.get(Customer, customer_id)
+    customer = await session.get(Customer, customer_id) if valid_id(customer_id) else None
     if customer is not None:
         customer.updated_at = now
         customer.last_contact_at = max(customer.last_contact_at or contact_at, contact_at)
@@ -468,7 +483,7 @@ async def apply_edit(
         record = await visible_customer(session, user, entity_id)
         customer = record
     else:
-        record = await session.get(Contact, entity_id)
+        record = await contact_by_id(session, entity_id)
         customer = await visible_customer(session, user, record.customer_id) if record else None
     if record is None or customer is None or not may_edit(user, owners, customer):
         raise NotAllowed(f"{entity} {entity_id}")
@@ -513,6 +528,8 @@ async def apply_edit(
 
 
 async def history(session: AsyncSession, entity: str, entity_id: int) -> list[Change]:
+    if valid_id(entity_id) is None:
+        return []
     rows = await session.execute(
         select(Change).where(Change.entity == entity, Change.entity_id == entity_id).order_by(Change.id)
     )

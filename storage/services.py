@@ -13,7 +13,7 @@ from flows.ports import DupMatch, DupProbe, Saved
 from flows.refs import ContactRef, CustomerRef
 from storage import repo
 from storage.files import FileStore
-from storage.models import Contact, User
+from storage.models import User
 
 Clock = Callable[[], dt.datetime]
 
@@ -79,7 +79,7 @@ class StoreServices:
             if customer is None or not repo.may_edit(self.user, owners, customer):
                 return None
             return repo.current_customer_values(customer)
-        contact = await self.session.get(Contact, entity_id)
+        contact = await repo.contact_by_id(self.session, entity_id)
         if contact is None:
             return None
         customer = await repo.visible_customer(self.session, self.user, contact.customer_id)

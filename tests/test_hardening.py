@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.router import Incoming, Result, Router
@@ -236,3 +237,25 @@ async def test_a_time_zone_name_too_long_for_the_file_system_is_refused_not_a_cr
     async with db.sessions() as s:
         ann = (await s.execute(select(User).where(User.telegram_id == ANN))).scalar_one()
         assert ann.tz is None
+
+
+async def test_a_database_that_does_not_answer_keeps_the_answers_and_says_try_again(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = await _router(db, clock)
+    start = await router.handle(_inc(command="new_customer"))
+    await router.handle(_inc(callback=_button(start, "Individual")))
+    real = repo.save_conversation
+
+    async def stalled(*args: object, **kwargs: object) -> None:
+        raise TimeoutError  # as asyncpg's command timeout or a pool timeout would
+
+    monkeypatch.setattr(repo, "save_conversation", stalled)
+    busy = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei")))
+    assert "did not answer in time" in _text(busy) and "kept" in _text(busy)
+    monkeypatch.setattr(repo, "save_conversation", real)
+    async with db.sessions() as s:
+        row = (await s.execute(select(Conversation))).scalar_one()
+        assert row.state["answers"] == {"kind": "individual"} and row.state["step"] == "name"
+    again = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei")))
+    assert "status" in _text(again).lower()

@@ -6,6 +6,7 @@ from bot.feature import Command, Feature, Press
 from bot.turn import PAGE, Incoming, Turn, record_id
 from flows.engine import Button, Reply
 from flows.i18n import t
+from flows.normalize import typed_number
 from storage import repo
 
 
@@ -18,8 +19,7 @@ async def my(turn: Turn, inc: Incoming) -> list[Reply]:
 
 
 async def my_page(turn: Turn, inc: Incoming) -> list[Reply]:
-    arg = (inc.callback or "").removeprefix("g|my|")
-    offset = int(arg) if arg.isdecimal() and arg.isascii() and len(arg) < 10 else None
+    offset = typed_number((inc.callback or "").removeprefix("g|my|"))
     if offset is None:
         return [Reply(t(turn.lang, "bot.not_allowed"))]
     return await _page(turn, offset, edit=True)

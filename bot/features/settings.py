@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from bot.feature import Command, Feature, Press
 from bot.turn import Incoming, Turn
 from flows import reminders as rules
 from flows.engine import Button, Reply
 from flows.i18n import t
+from flows.zones import zone_or_none
 from storage import accounts
 
 
@@ -27,14 +26,6 @@ async def pick_lang(turn: Turn, inc: Incoming) -> list[Reply]:
         return [Reply(t(turn.lang, "bot.not_allowed"))]
     turn.set_lang(chosen)
     return [Reply(t(chosen, "bot.lang_set"))]
-
-
-def zone_or_none(name: str) -> ZoneInfo | None:
-    """A time zone by its IANA name; None for anything else (unknown, malformed, or too long a path)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 async def tz(turn: Turn, inc: Incoming) -> list[Reply]:

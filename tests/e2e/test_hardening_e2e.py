@@ -124,3 +124,74 @@ async def test_an_edited_answer_corrects_the_field(bot: Chat, fake_api: FakeBotA
     async with db.sessions() as s:
         row = (await s.execute(select(Conversation))).scalar_one()
         assert row.state["answers"]["name"] == "John Smith"
+
+
+NAME, PHONE, EMAIL = "王小明", "13812345678", "wangxm@example.com"
+
+
+@pytest.mark.send_fails
+async def test_a_conversation_at_debug_with_a_failed_save_logs_no_personal_data_nor_the_token(
+    bot: Chat, fake_api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import logging
+
+    from sqlalchemy.exc import IntegrityError
+
+    from bot import logsafe
+    from storage import repo as repo_module
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        params = {"name": NAME, "phone": "+86" + PHONE, "email": EMAIL}
+        raise IntegrityError(
+            "INSERT INTO customers (name, phone, email) VALUES (?, ?, ?)", params, Exception(EMAIL)
+        )
+
+    monkeypatch.setattr(repo_module, "create_customer", refuse)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(logsafe.FORMAT))
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", *logsafe.CAPPED)}
+    root.addHandler(handler)
+    logsafe.setup_logging(logging.DEBUG, DEFAULT_TOKEN)
+    try:
+        bot.say("/new_customer")
+        await bot.expect("What kind of customer")
+        await bot.tap("Individual")
+        for _ in range(80):
+            message = await fake_api.next_message(ANN.id, timeout=10)
+            text = message.get("text") or ""
+            labels = [
+                b["text"]
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                for b in row
+            ]
+            if "went wrong" in text:
+                break
+            if any("Save" in x for x in labels):
+                await bot.tap("Save", message)
+            elif "real name" in text:
+                bot.say(NAME)
+            elif "Phone?" in text:
+                bot.say(PHONE)
+            elif "E-mail" in text or "e-mail" in text:
+                bot.say(EMAIL)
+            elif labels:
+                pick = next(
+                    (x for x in labels for want in ("Skip", "Later", "Potential", "Different") if want in x),
+                    None,
+                )
+                if pick is not None:
+                    await bot.tap(pick, message)
+        else:
+            raise AssertionError("the save never failed\n" + fake_api.transcript(ANN.id))
+    finally:
+        logsafe.uninstall()
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    logged = stream.getvalue()
+    assert "IntegrityError" in logged  # the failure is logged, as its type
+    for secret in (NAME, PHONE, EMAIL, DEFAULT_TOKEN, DEFAULT_TOKEN.split(":")[1]):
+        assert secret not in logged
