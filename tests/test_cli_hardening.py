@@ -51,14 +51,6 @@ def test_a_read_only_database_is_one_clear_line_and_exit_2(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0500 folder anyway")
-def test_a_read_only_data_folder_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir(mode=0o500)
-    done = _cli(tmp_path, "users", "list")
-    assert done.returncode == 2
-    assert "(read-only?)" in done.stderr and "Traceback" not in done.stderr
-
-
 def _wait_until_locked(lock: Path) -> None:
     """Until another process holds `lock` (we fail to take it), at most 60 s."""
     deadline = time.monotonic() + 60
