@@ -98,6 +98,8 @@ class Router:
                 log.info("skipped a redelivered update")
                 return Result([], user.lang or lang), None
             accounts.note_chat(user, inc.chat_id)  # writing again also means the bot is not blocked
+            if inc.language_code:
+                accounts.note_language(user, lang)  # what reminders speak until /lang chooses
             turn = await self._turn(tx, user, inc, user.lang or lang)
             turn.fetch = fetch
             replies = await self._route(turn, inc)

@@ -49,6 +49,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chg.what.followup": "跟进({date}) · {field}",
         "chg.empty": "(空)",
         "chg.pending": "⏳ 待补充",
+        "chg.yes": "是",
+        "chg.no": "否",
         "f.followup.next_done": "已完成",
         "rem.pending.followup": "⏳ {customer}:{date} 的跟进记录还有待补充的信息({fields}),已经 {days} 天了。",
         "rem.birthday.ahead": "🎂 {days} 天后({date})是 {contact}({customer})的生日,提前准备一下祝福或小礼物吧。",
@@ -102,6 +104,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chg.what.followup": "follow-up ({date}) · {field}",
         "chg.empty": "(empty)",
         "chg.pending": "⏳ pending",
+        "chg.yes": "yes",
+        "chg.no": "no",
         "f.followup.next_done": "Done",
         "rem.pending.followup": "⏳ {customer}: the follow-up of {date} still has fields to fill in ({fields}), "
         "pending for {days} days.",
