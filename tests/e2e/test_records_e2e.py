@@ -97,3 +97,59 @@ async def test_a_second_customer_with_the_same_credit_code_is_refused(bot: Chat,
     await bot.expect("统一社会信用代码")
     async with db.sessions() as s:
         assert len((await s.execute(select(Customer))).scalars().all()) == 1
+
+
+EVE = FakeUser(5102, "Eve", language_code="en")
+
+
+async def test_a_followups_pending_field_reminder_comes_in_english_and_opens_that_field(
+    fake_api: FakeBotApi, db: Database
+) -> None:
+    """Eve's Telegram is in English and she never used /lang: the reminder and its buttons are English;
+    its Fill button opens exactly the follow-up's pending field."""
+    now = dt.datetime.now(dt.UTC)
+    async with db.sessions.begin() as s:
+        eve = await repo.add_user(s, EVE.id, "Eve", "sales")
+        eve.quiet_start = eve.quiet_end = "00:00"  # the real clock: whatever the hour, no quiet hours
+        answers = {"kind": "enterprise", "name": "Acme Trading Co., Ltd.", "status": "potential"}
+        customer = await repo.create_customer(s, eve, answers, [], now, now.date())
+        f = await repo.create_followup(
+            s,
+            eve,
+            customer.id,
+            {"occurred_on": now.date().isoformat(), "mode": "phone", "content": CONTENT},
+            ["demand_status"],
+            now,
+        )
+        f.pending_since = now - dt.timedelta(days=8)
+    settings = Settings(
+        bot_token=DEFAULT_TOKEN,
+        bot_api_url=fake_api.base_url,
+        bot_file_url=fake_api.base_file_url,
+        reminder_poll_seconds=0.2,
+        reminder_scan_minutes=0.01,
+    )
+    runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
+    app = application(fake_api, settings, runtime)
+    chat = Chat(fake_api, EVE)
+    async with started(app):
+        chat.say("/help")  # her first message: the language it comes in is kept
+        await chat.expect("/new_customer")
+        assert app.post_init is not None and app.post_stop is not None
+        await app.post_init(app)
+        try:
+            note = await chat.expect("still has fields to fill in", timeout=15)
+            assert "Acme Trading Co., Ltd." in note["text"] and "Demand status" in note["text"]
+            await chat.tap("Fill in Demand status", note)
+            await chat.expect("Demand status?")
+            await chat.tap("In progress")
+            await chat.expect("Reason for the change")
+            chat.say("filled in")
+            await chat.expect("Please confirm")
+            await chat.tap("Save")
+            await chat.expect("Change saved")
+        finally:
+            await app.post_stop(app)
+    async with db.sessions() as s:
+        saved = await s.get(FollowUp, f.id)
+        assert saved is not None and (saved.demand_status, saved.pending) == ("in_progress", [])

@@ -278,3 +278,31 @@ def test_every_flow_with_an_edit_has_its_texts() -> None:
         for lang in ("zh", "en"):
             for key in (f"summary.{name}", f"saved.{name}", f"bot.flow.{name}"):
                 assert t(lang, key) != key
+
+
+async def test_an_edited_contact_phone_is_checked_with_its_name_and_not_against_itself() -> None:
+    current = {"name": "李娜", "phone": "+8613600000000", "active": "yes"}
+    services = _world(current=current)
+    d = Driver(services)
+    context = {"entity": "contact", "entity_id": 21, "customer_id": 1}
+    await d.start("edit_contact", prefill={"current": current, "field": "phone"}, context=context)
+    await d.text("13900000000")  # the name and phone of customer 2's contact 20
+    assert d.phase == "dup" and "可能已有这个联系人" in d.text_out
+    probe = services.probes[-1]
+    assert (probe.record, probe.name, probe.exclude_id) == ("contact", "李娜", 21)
+
+
+async def test_industry_changed_to_other_asks_which() -> None:
+    current = {"kind": "enterprise", "name": "华为技术有限公司", "industry": "it", "industry_other": None}
+    d = Driver(_world(current=current))
+    context = {"entity": "customer", "entity_id": 1, "customer_id": 1}
+    await d.start("edit_customer", prefill={"current": current, "field": "industry"}, context=context)
+    await d.press("p:other")
+    assert d.step == "industry_other"
+
+
+def test_a_conversation_stored_before_per_key_dismissal_still_loads() -> None:
+    from flows.engine import State
+
+    state = State.model_validate({"flow": "customer", "dismissed": [1, 2]})
+    assert state.dismissed_keys == []
