@@ -369,7 +369,8 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 
 
 async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzinfo) -> Digest:
-    """Overdue, due later today (in the user's zone) and pending fields on the user's own customers."""
+    """Overdue, due later today (in the user's zone) and pending fields on the user's own customers,
+    their contacts and their follow-ups."""
     local = now.astimezone(tz)
     day_end = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     mine = and_(Customer.owner_id == user.id, Customer.merged_into_id.is_(None))
@@ -405,6 +406,15 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
     for cid, name, contact, fields in contacts.all():
         if fields:
             pending.append(DigestLine(cid, name, fields=tuple(fields), record="contact", contact=contact))
+    followups = await session.execute(
+        select(Customer.id, Customer.name, FollowUp.pending)
+        .join(FollowUp, FollowUp.customer_id == Customer.id)
+        .where(mine, FollowUp.pending_since.is_not(None))
+        .order_by(FollowUp.pending_since, FollowUp.id)
+    )
+    for cid, name, fields in followups.all():
+        if fields:
+            pending.append(DigestLine(cid, name, fields=tuple(fields), record="followup"))
     return Digest(
         day=local.date(),
         overdue=overdue,

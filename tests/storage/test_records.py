@@ -23,6 +23,7 @@ from tests.conftest import Database
 NOW = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 SH = ZoneInfo("Asia/Shanghai")
 CODE = "91440300708461136T"
+CALL = "电话沟通了报价,对方希望下周收到。"
 
 
 async def _users(db: Database) -> dict[str, User]:
@@ -254,3 +255,18 @@ async def test_pending_followups_are_found_after_seven_days(db: Database) -> Non
         assert await store.pending_followups(s, NOW - dt.timedelta(days=7)) == []
         found = await store.pending_followups(s, NOW + dt.timedelta(minutes=1))
         assert [(x.id, y.id) for x, y in found] == [(f.id, c.id)]
+
+
+async def test_the_digest_lists_a_followups_pending_fields(db: Database) -> None:
+    people = await _users(db)
+    c = await _customer(db, people["ann"])
+    async with db.sessions.begin() as s:
+        ann = await s.get(User, people["ann"].id)
+        assert ann is not None
+        answers = {"occurred_on": "2026-11-21", "mode": "phone", "content": CALL}
+        await repo.create_followup(s, ann, c.id, answers, ["next_at"], NOW, SH)
+    async with db.sessions() as s:
+        ann = await s.get(User, people["ann"].id)
+        assert ann is not None
+        digest = await store.digest(s, ann, NOW, SH)
+    assert [(p.record, p.fields) for p in digest.pending] == [("followup", ("next_at",))]
