@@ -45,7 +45,12 @@ async def _setup(db: Database, clock: Clock) -> tuple[Router, Reminders, Inbox]:
 
 
 async def _new_customer(
-    p: Person, name: str = "华为技术有限公司", phone: str = "13812345678", code: str | None = CODE
+    p: Person,
+    name: str = "华为技术有限公司",
+    phone: str = "13812345678",
+    code: str | None = CODE,
+    *,
+    save: bool = True,
 ) -> str:
     await p.command("new_customer")
     await p.tap("企业客户")
@@ -70,7 +75,8 @@ async def _new_customer(
     await p.tap("行业展会")
     for _ in range(5):
         await p.tap("跳过")
-    await p.tap("保存")
+    if save:
+        await p.tap("保存")
     return p.text
 
 
@@ -109,6 +115,21 @@ async def test_the_same_credit_code_is_refused_for_another_owner_with_a_clear_me
     assert "不能保存两次" in bob.text and "不是同一个客户" not in bob.labels
     await bob.tap("重新输入信用代码")
     assert "统一社会信用代码" in bob.text
+    async with db.sessions() as s:
+        assert len((await s.execute(select(Customer))).scalars().all()) == 1
+
+
+async def test_two_entries_of_one_credit_code_at_once_save_one_and_tell_the_other_why(
+    db: Database, clock: Clock
+) -> None:
+    assistant, _, _ = await _setup(db, clock)
+    ann, bob = Person(assistant, ANN), Person(assistant, BOB)
+    await _new_customer(ann, save=False)
+    await _new_customer(bob, "华为技术有限公司深圳分公司", phone="13900002222", save=False)
+    assert "请核对客户信息" in ann.text and "请核对客户信息" in bob.text  # neither exists yet
+    await ann.tap("保存")
+    await bob.tap("保存")
+    assert "已属于客户 C202611220001" in bob.text and "💾 保存" in bob.labels  # the summary again
     async with db.sessions() as s:
         assert len((await s.execute(select(Customer))).scalars().all()) == 1
 

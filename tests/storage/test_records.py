@@ -270,3 +270,26 @@ async def test_the_digest_lists_a_followups_pending_fields(db: Database) -> None
         assert ann is not None
         digest = await store.digest(s, ann, NOW, SH)
     assert [(p.record, p.fields) for p in digest.pending] == [("followup", ("next_at",))]
+
+
+async def test_a_race_past_the_check_is_stopped_by_the_index_with_the_same_clear_refusal(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await _users(db)
+    first = await _customer(db, people["ann"], credit_code=CODE)
+
+    async def not_seen(*_: object) -> None:  # as if the other entry committed just after our check
+        return None
+
+    monkeypatch.setattr(repo, "_claim_credit_code", not_seen)
+    async with db.sessions.begin() as s:
+        bob = await s.get(User, people["bob"].id)
+        assert bob is not None
+        answers = {"kind": "enterprise", "name": "华为终端有限公司", "credit_code": CODE}
+        with pytest.raises(repo.CreditCodeTaken) as taken:
+            await repo.create_customer(s, bob, answers, [], NOW, NOW.date())
+        assert taken.value.number == first.number
+        # the transaction goes on (the conversation state is saved with it)
+        other = await repo.create_customer(s, bob, {**answers, "credit_code": None}, [], NOW, NOW.date())
+    async with db.sessions() as s:
+        assert {c.id for c in (await s.execute(select(Customer))).scalars()} == {first.id, other.id}
