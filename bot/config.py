@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     reminder_lease_seconds: float = Field(60.0, gt=0)  # a crashed process's claims come back after this
     reminder_scan_minutes: float = Field(10.0, gt=0)  # silent/stale/pending/birthday checks
     digest_time: str = Field("08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each user's zone
+    birthday_ahead_days: int = Field(3, ge=0, le=30)  # a birthday reminder this many days before, too
     flow_ttl_hours: float = 24.0
     # database waits, in seconds (storage.db.Timeouts): a silent server fails the step, never hangs it
     db_connect_timeout: float = Field(5.0, gt=0)

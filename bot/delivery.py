@@ -37,7 +37,7 @@ from flows.engine import Reply
 from flows.i18n import DEFAULT_LANG
 from storage import reminder_subjects as subjects
 from storage import reminders as store
-from storage.models import Contact, Customer, Reminder, User
+from storage.models import Contact, Customer, FollowUp, Reminder, User
 from storage.services import Clock, system_clock
 from storage.tx import Sessions, Tx, is_sqlite, transaction
 
@@ -120,6 +120,7 @@ class Reminders:
         batch: int = 50,
         concurrency: int = 32,
         worker: str | None = None,
+        birthday_ahead_days: int = rules.BIRTHDAY_AHEAD_DAYS,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
@@ -133,6 +134,7 @@ class Reminders:
         self.batch = batch
         self.concurrency = concurrency
         self.worker = (worker or worker_name())[:64]
+        self.birthday_ahead = max(0, birthday_ahead_days)
         self._last_scan: dt.datetime | None = None
         self._last_sent: dict[int, float] = {}
         self._stopping = False
@@ -257,7 +259,7 @@ class Reminders:
         async with self._tx() as s:
             users = await store.users_by_id(s)
             rows: list[dict[str, Any]] = []
-            for c in await store.silent_customers(s, now - rules.NO_CONTACT_DAYS * day):
+            for c in await store.silent_customers(s, now - rules.NO_CONTACT_DAYS * day, now):
                 anchor = c.last_contact_at or c.created_at
                 n = rules.period(anchor, now, rules.NO_CONTACT_DAYS)
                 key = rules.period_key("nocontact", "c", c.id, anchor, n)
@@ -271,17 +273,23 @@ class Reminders:
                     self._row("noupdate", key, users, c.owner_id, now, customer_id=c.id, ref_at=c.updated_at)
                 )
             since = now - rules.PENDING_DAYS * day
-            pending: list[tuple[Customer | Contact, Customer]] = [
+            pending: list[tuple[Customer | Contact | FollowUp, Customer]] = [
                 (c, c) for c in await store.pending_customers(s, since)
             ]
             pending += await store.pending_contacts(s, since)
-            for record, c in pending:  # a customer, or a contact under its customer
+            pending += await store.pending_followups(s, since)
+            for record, c in pending:  # a customer, or a contact or follow-up under its customer
                 assert record.pending_since is not None
-                is_contact = isinstance(record, Contact)
-                n = rules.period(record.pending_since, now, rules.PENDING_DAYS)
-                key = rules.period_key(
-                    "pending", "k" if is_contact else "c", record.id, record.pending_since, n
+                kind = (
+                    "contact"
+                    if isinstance(record, Contact)
+                    else "followup"
+                    if isinstance(record, FollowUp)
+                    else "customer"
                 )
+                n = rules.period(record.pending_since, now, rules.PENDING_DAYS)
+                letter = {"customer": "c", "contact": "k", "followup": "f"}[kind]  # keys as before
+                key = rules.period_key("pending", letter, record.id, record.pending_since, n)
                 rows.append(
                     self._row(
                         "pending",
@@ -291,20 +299,36 @@ class Reminders:
                         now,
                         customer_id=c.id,
                         ref_at=record.pending_since,
-                        detail={"record": "contact" if is_contact else "customer"},
-                        **({"contact_id": record.id} if is_contact else {}),
+                        detail={"record": kind},
+                        **({f"{kind}_id": record.id} if kind != "customer" else {}),
                     )
                 )
-            for k, c in await store.birthday_contacts(s, rules.birthday_suffixes(now)):
-                who = store.resolve(users, c.owner_id)
-                tz, _ = self._prefs(who)
-                today = now.astimezone(tz).date()
-                if not rules.birthday_on(k.birthday, today):
+            rows += self._birthdays(
+                await store.birthday_contacts(s, self._birthday_suffixes(now)), users, now
+            )
+            report.created += await store.add(s, rows)
+
+    def _birthday_suffixes(self, now: dt.datetime) -> list[str]:
+        ahead = now + dt.timedelta(days=self.birthday_ahead)
+        return sorted({*rules.birthday_suffixes(now), *rules.birthday_suffixes(ahead)})
+
+    def _birthdays(
+        self, found: list[tuple[Contact, Customer]], users: dict[int, User], now: dt.datetime
+    ) -> list[dict[str, Any]]:
+        """A birthday on the day and `birthday_ahead` days before it, each at the digest time."""
+        rows = []
+        for k, c in found:
+            who = store.resolve(users, c.owner_id)
+            tz, _ = self._prefs(who)
+            today = now.astimezone(tz).date()
+            for ahead in sorted({0, self.birthday_ahead}):
+                day = today + dt.timedelta(days=ahead)
+                if not rules.birthday_on(k.birthday, day):
                     continue
                 rows.append(
                     self._row(
                         "birthday",
-                        rules.birthday_key(k.id, today),
+                        rules.birthday_key(k.id, day, ahead),
                         users,
                         c.owner_id,
                         now,
@@ -312,10 +336,10 @@ class Reminders:
                         contact_id=k.id,
                         due_at=rules.at_local(today, self.digest_time, tz),
                         expires_at=rules.end_of_day(today, tz),
-                        detail={"day": today.isoformat()},
+                        detail={"day": day.isoformat(), "ahead": ahead},
                     )
                 )
-            report.created += await store.add(s, rows)
+        return rows
 
     async def _plan_digests(self, now: dt.datetime, report: Report) -> None:
         """One digest per person per local day, from the digest time on (a late start still gets it)."""
@@ -497,7 +521,7 @@ class Reminders:
         def close(state: str, error: str | None, **more: Any) -> dict[str, Any]:
             return {"state": state, "claimed_by": None, "claimed_until": None, "last_error": error, **more}
 
-        subject = await subjects.subject(s, row)
+        subject = await subjects.subject(s, row, now)
         if isinstance(subject, str):
             return "cancelled", close("cancelled", subject), None
         who = subject.recipient if row.kind == "digest" else await store.recipient(s, subject.owner_id)
@@ -514,7 +538,7 @@ class Reminders:
             if row.expires_at is not None and held >= row.expires_at:
                 return "expired", close("expired", "quiet", user_id=who.id), None
             return "deferred", close("pending", None, user_id=who.id, due_at=held), None
-        lang = who.lang or DEFAULT_LANG
+        lang = who.lang or who.lang_seen or DEFAULT_LANG  # chosen, else seen on their messages
         reply: Reply | None
         if subject.facts is None:  # the digest, gathered for this person in their zone
             digest = await store.digest(s, who, now, tz)

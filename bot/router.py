@@ -132,6 +132,8 @@ class Router:
                 turn = await self._turn(tx, user, inc, lang)
                 return Result(await self._redelivered(turn, inc), turn.lang), None
             accounts.note_chat(user, inc.chat_id)  # writing again also means the bot is not blocked
+            if inc.language_code:  # what reminders speak until /lang chooses
+                accounts.note_language(user, lang_of(inc.language_code))
             turn = await self._turn(tx, user, inc, lang)
             turn.fetch = fetch
             turn.awaiting_confirm = inc.confirms

@@ -335,6 +335,7 @@ def start_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> Reminders
         lease_seconds=settings.reminder_lease_seconds,
         digest_time=settings.digest_time,
         scan_seconds=settings.reminder_scan_minutes * 60,
+        birthday_ahead_days=settings.birthday_ahead_days,
     )
     service.start()
     app.bot_data["reminders"] = service

@@ -19,7 +19,7 @@ from flows.choices import (
     Choices,
     Option,
 )
-from flows.engine import Env, Flow, Step
+from flows.engine import Env, Flow, Step, view
 from flows.fields import (
     Address,
     Birthday,
@@ -72,7 +72,7 @@ CUSTOMER = Flow(
     "customer",
     (
         Choice("kind", CUSTOMER_KIND, default="individual"),
-        Step("name", parse=_customer_name, prompt=_name_prompt, check_duplicates=True),
+        Step("name", parse=_customer_name, prompt=_name_prompt, check_duplicates=True, revisit_on=("kind",)),
         CreditCode(ask_if=is_("kind", "enterprise"), deferrable=True, check_duplicates=True),
         Choice("status", CUSTOMER_STATUS, deferrable=True),
         Choice("industry", INDUSTRY, deferrable=True),
@@ -96,9 +96,9 @@ CONTACT = Flow(
     "contact",
     (
         CustomerPick(on_edit=False),
-        PersonName(),
+        PersonName(check_duplicates=True),
         Text("position", max_len=50, optional=True),
-        Phone(deferrable=True),
+        Phone(deferrable=True, check_duplicates=True),
         Email(deferrable=True),
         Choice("role", CONTACT_ROLE, deferrable=True),
         Choice("channel", CHANNEL, optional=True),
@@ -127,29 +127,43 @@ FOLLOWUP = Flow(
 )
 
 
-def edit_flow(base: Flow) -> Flow:
-    """Editing one field of a saved record: pick the field, answer it as in `base`, give a reason."""
+def edit_flow(base: Flow, *, fixed: tuple[str, ...] = ()) -> Flow:
+    """Editing a saved record: pick the field, answer it as in `base`, give a reason.
+
+    An edit runs the checks of entry, duplicates included, and asks what the new answer makes
+    necessary: a step that depends on the field (`revisit_on`, e.g. the name's form on the kind), or
+    one that now applies and has no value (e.g. the credit code of a customer turned enterprise).
+    `fixed` fields are not offered (a follow-up stays under its customer)."""
 
     async def fields(env: Env) -> list[tuple[str, Any]]:
         current = env.answers.get("current", {})
         return [
             (t(env.lang, f"f.{base.key}.{s.name}"), s.name)
             for s in base.steps
-            if s.on_edit and s.applies(current)
+            if s.on_edit and s.name not in fixed and s.applies(current)
         ]
 
+    def needed(step: Step, answers: Any) -> bool:
+        field = answers.get("field")
+        if field == step.name:
+            return True
+        current = answers.get("current") or {}
+        if field is None or field not in answers or answers[field] == current.get(field):
+            return False  # the edited field is not answered yet, or did not change
+        now = view(answers)
+        if not step.applies(now):
+            return False
+        if field in step.revisit_on:
+            return True
+        return not step.applies(current) and current.get(step.name) in (None, "", [])
+
     def only(step: Step) -> Step:
-        return _replace(
-            step,
-            ask_if=lambda a, name=step.name: a.get("field") == name,
-            optional=step.optional or step.deferrable,
-            deferrable=False,
-            check_duplicates=False,
-        )
+        # as in entry: a required field may be left only as pending ("Later"), never emptied
+        return _replace(step, ask_if=lambda a, s=step: needed(s, a))
 
     steps = (
         Pick("field", fields),
-        *(only(s) for s in base.steps if s.on_edit),
+        *(only(s) for s in base.steps if s.on_edit and s.name not in fixed),
         Text("reason", min_len=2, max_len=200),
     )
     return Flow(f"edit_{base.name}", base.key, steps, editing=True)
@@ -162,5 +176,13 @@ def _replace(step: Step, **changes: Any) -> Step:
 
 
 FLOWS: dict[str, Flow] = {
-    f.name: f for f in (CUSTOMER, CONTACT, FOLLOWUP, edit_flow(CUSTOMER), edit_flow(CONTACT))
+    f.name: f
+    for f in (
+        CUSTOMER,
+        CONTACT,
+        FOLLOWUP,
+        edit_flow(CUSTOMER),
+        edit_flow(CONTACT),
+        edit_flow(FOLLOWUP, fixed=("customer",)),
+    )
 }

@@ -68,6 +68,7 @@ class Step:
     check_duplicates: bool = False
     on_create: bool = True
     on_edit: bool = True
+    revisit_on: tuple[str, ...] = ()  # in an edit, asked again when one of these fields changes
 
     def applies(self, answers: Answers) -> bool:
         return self.ask_if is None or bool(self.ask_if(answers))
@@ -124,7 +125,8 @@ class State(BaseModel):
     tentative: Any = None
     options: list[Any] = Field(default_factory=list)
     dups: list[dict[str, Any]] = Field(default_factory=list)
-    dismissed: list[int] = Field(default_factory=list)
+    dismissed: list[int] = Field(default_factory=list)  # before per-key dismissal; no longer read
+    dismissed_keys: list[str] = Field(default_factory=list)  # "<customer id>:<reason>" said to differ
     previous: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0
@@ -276,12 +278,9 @@ class Engine:
             state.trail.append(step_name)
         note = t(lang, "flow.corrected", field=label, value=self.show(step, value, lang))
         if step.check_duplicates and value:
-            matches = await self._new_duplicates(state, services)
-            if matches:
-                state.dups = [asdict(m) | {"reasons": list(m.reasons)} for m in matches]
-                state.phase = "dup"
-                state.seq += 1
-                return Outcome([Reply(note), self._dup_reply(state, services)], state)
+            found = await self._check_duplicates(flow, state, services)
+            if found is not None:
+                return Outcome([Reply(note), *found.replies], found.state)
         if state.phase in ("summary", "edit_pick"):
             return await self._advance(flow, state, services, [Reply(note)])
         if state.phase == "ask" and state.step is not None:
@@ -482,6 +481,10 @@ class Engine:
                 notes.append(Reply(t(lang, bad.key, **bad.params)))
         if state.answers.get("name") or state.answers.get("phone"):
             notes.insert(0, Reply(t(lang, "flow.card_taken")))
+            if any(s.check_duplicates for s in flow.steps if s.name in ("name", "phone")):
+                found = await self._check_duplicates(flow, state, services)
+                if found is not None:
+                    return Outcome([*notes, *found.replies], found.state)
         return await self._advance(flow, state, services, notes)
 
     async def _on_confirm(self, flow: Flow, state: State, inp: Input, services: Services) -> Outcome:
@@ -511,32 +514,55 @@ class Engine:
         state.trail.append(step.name)
         lead: list[Reply] = []
         if step.check_duplicates and value:
-            matches = await self._new_duplicates(state, services)
-            if matches:
-                state.dups = [asdict(m) | {"reasons": list(m.reasons)} for m in matches]
-                state.phase = "dup"
-                state.seq += 1
-                return Outcome([self._dup_reply(state, services)], state)
+            found = await self._check_duplicates(flow, state, services)
+            if found is not None:
+                return found
         return await self._advance(flow, state, services, lead)
+
+    async def _check_duplicates(self, flow: Flow, state: State, services: Services) -> Outcome | None:
+        """The duplicate warning, if what is known now matches a record not yet said to differ."""
+        matches = await self._new_duplicates(flow, state, services)
+        if not matches:
+            return None
+        state.dups = [asdict(m) | {"reasons": list(m.reasons)} for m in matches]
+        state.phase = "dup"
+        state.seq += 1
+        return Outcome([self._dup_reply(state, services)], state)
 
     # ------------------------------------------------------------ duplicates
 
-    async def _new_duplicates(self, state: State, services: Services) -> list[DupMatch]:
-        a = state.answers
-        probe = DupProbe(
-            name=a.get("name"),
-            phone=a.get("phone"),
-            email=a.get("email"),
-            credit_code=a.get("credit_code") if a.get("kind") == "enterprise" else None,
-            exclude_id=state.context.get("entity_id"),
-        )
+    async def _new_duplicates(self, flow: Flow, state: State, services: Services) -> list[DupMatch]:
+        """Every key is checked when it is given: a match is shown again for a key (credit code, phone,
+        e-mail, name) it was not yet dismissed for; a credit code match cannot be dismissed at all."""
+        a, seen = state.answers, view(state.answers)
+        exclude = state.context.get("entity_id") if flow.editing else None
+        if flow.key == "contact":
+            probe = DupProbe(
+                name=seen.get("name"), phone=seen.get("phone"), exclude_id=exclude, record="contact"
+            )
+        else:
+            # an edit checks what it changes, not the values the record already had
+            probe = DupProbe(
+                name=a.get("name"),
+                phone=a.get("phone"),
+                email=a.get("email"),
+                credit_code=a.get("credit_code") if seen.get("kind") == "enterprise" else None,
+                exclude_id=exclude,
+            )
         found = await services.find_duplicates(probe)
-        return [m for m in found if m.customer_id not in state.dismissed]
+        dismissed = set(state.dismissed_keys)
+        return [
+            m
+            for m in found
+            if "credit_code" in m.reasons or any(f"{m.customer_id}:{r}" not in dismissed for r in m.reasons)
+        ]
 
     def _dup_reply(self, state: State, services: Services) -> Reply:
         lang = services.lang
-        lines = [t(lang, "dup.title")]
+        flow = self.flows[state.flow]
+        lines = [t(lang, "dup.title.contact" if flow.key == "contact" else "dup.title")]
         rows: list[list[Button]] = []
+        blocked = any("credit_code" in m["reasons"] for m in state.dups)
         for m in state.dups:
             why = "、".join(t(lang, f"dup.reason.{r}") for r in m["reasons"])
             if m["visible"]:
@@ -551,7 +577,12 @@ class Engine:
                 )
             else:
                 lines.append(t(lang, "dup.foreign", name=m["name"], owner=m["owner_name"]))
-        rows.append([Button(t(lang, "dup.different"), button_data(state.seq, "dnew"))])
+        if blocked:  # one company, one customer: the code is not saved twice, whoever owns the other
+            lines.append(t(lang, "dup.credit_code_blocked"))
+            rows.append([Button(t(lang, "dup.retype_code"), button_data(state.seq, "dretype"))])
+        else:
+            key = "dup.different.contact" if flow.key == "contact" else "dup.different"
+            rows.append([Button(t(lang, key), button_data(state.seq, "dnew"))])
         rows.append([Button(t(lang, "btn.cancel"), button_data(state.seq, "cancel"))])
         return Reply("\n".join(lines), rows)
 
@@ -563,8 +594,16 @@ class Engine:
                 return Outcome(
                     [Reply(t(services.lang, "dup.opening"))], None, open_customer=int(match["customer_id"])
                 )
-        if inp.kind == "button" and inp.data == "dnew":
-            state.dismissed.extend(int(m["customer_id"]) for m in state.dups)
+        blocked = any("credit_code" in m["reasons"] for m in state.dups)
+        if inp.kind == "button" and inp.data == "dretype" and blocked:
+            state.answers.pop("credit_code", None)
+            if "credit_code" in state.trail:
+                state.trail.remove("credit_code")
+            state.dups = []
+            return await self._advance(flow, state, services, [])
+        if inp.kind == "button" and inp.data == "dnew" and not blocked:
+            for m in state.dups:  # only these matches, only for these keys
+                state.dismissed_keys.extend(f"{m['customer_id']}:{r}" for r in m["reasons"])
             state.dups = []
             state.phase = "ask"
             return await self._advance(flow, state, services, [])
@@ -793,11 +832,10 @@ class Engine:
                     [Reply(f"❗ {t(lang, bad.key, **bad.params)}"), self._summary(flow, state, services)],
                     state,
                 )
-            return Outcome(
-                [Reply(t(lang, f"saved.{flow.name}", number=saved.number or "", **saved.extra))],
-                None,
-                saved=saved,
-            )
+            replies = [Reply(t(lang, f"saved.{flow.name}", number=saved.number or "", **saved.extra))]
+            if saved.extra.get("note"):  # e.g. "entered 30 h after the visit"
+                replies[0].text += "\n" + t(lang, str(saved.extra["note"]), **saved.extra)
+            return Outcome(replies, None, saved=saved)
         if inp.kind == "button" and inp.data == "edit":
             state.phase = "edit_pick"
             state.seq += 1
@@ -814,7 +852,9 @@ class Engine:
                     state.previous = {name: state.answers.pop(name)}
                 if name in state.pending:
                     state.pending.remove(name)
-                state.dismissed = []
+                # a new answer for this key is checked afresh
+                keys = {name, "contact"} if flow.key == "contact" and name in ("name", "phone") else {name}
+                state.dismissed_keys = [k for k in state.dismissed_keys if k.split(":")[-1] not in keys]
                 return await self._advance(flow, state, services, [])
         return Outcome([self._edit_pick(flow, state, services)], state)
 

@@ -19,6 +19,7 @@ class DupProbe:
     email: str | None = None
     credit_code: str | None = None
     exclude_id: int | None = None
+    record: str = "customer"  # "contact": an existing contact with this name and phone
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class DupMatch:
     customer_id: int
     name: str
     owner_name: str
-    reasons: tuple[str, ...]  # "credit_code" | "phone" | "email" | "name"
+    reasons: tuple[str, ...]  # "credit_code" | "phone" | "email" | "name" | "contact"
     visible: bool  # False: the user may learn only the name and the owner
     number: str | None = None
     score: float = 100.0

@@ -24,6 +24,7 @@ from flows.normalize import typed_number
 NO_CONTACT_DAYS = 30
 NO_UPDATE_DAYS = 90
 PENDING_DAYS = 7
+BIRTHDAY_AHEAD_DAYS = 3  # a reminder this many days before a birthday too (CRM_BIRTHDAY_AHEAD_DAYS)
 SNOOZE = dt.timedelta(hours=1)
 TOMORROW_HOUR = 9
 # A due follow-up set for a time inside quiet hours is delivered then (the person chose that time),
@@ -157,8 +158,9 @@ def period_key(kind: str, record: str, record_id: int, anchor: dt.datetime, n: i
     return f"{kind}:{record}{record_id}:{_stamp(anchor)}:{n}"
 
 
-def birthday_key(contact_id: int, day: dt.date) -> str:
-    return f"birthday:{contact_id}:{day.isoformat()}"
+def birthday_key(contact_id: int, day: dt.date, ahead: int = 0) -> str:
+    """One reminder on the birthday, and one `ahead` days before it (a key of its own)."""
+    return f"birthday:{contact_id}:{day.isoformat()}" + (f":-{ahead}" if ahead else "")
 
 
 def digest_key(user_id: int, day: dt.date) -> str:
@@ -265,6 +267,7 @@ class CustomerNote:
     record: str = "customer"  # whose fields: "customer" | "contact"
     never_contacted: bool = False
     today: dt.date | None = None  # the recipient's today, to show a year only when it is another
+    day: dt.date | None = None  # a follow-up's pending fields: the day of that follow-up
 
 
 def note_reply(v: CustomerNote, lang: str) -> Reply:
@@ -280,9 +283,16 @@ def note_reply(v: CustomerNote, lang: str) -> Reply:
         rows = [[Button(t(lang, "rem.btn.verified"), button("ok", rid)), open_button]]
     else:
         labels = [t(lang, f"f.{v.record}.{f}") for f in v.fields]
-        key = "rem.pending.contact" if v.record == "contact" else "rem.pending.customer"
+        key = f"rem.pending.{v.record}" if v.record in ("contact", "followup") else "rem.pending.customer"
+        day = format_date(v.day, lang, today=v.today) if v.day else ""
         text = t(
-            lang, key, customer=v.customer, contact=v.contact or "", fields="、".join(labels), days=v.days
+            lang,
+            key,
+            customer=v.customer,
+            contact=v.contact or "",
+            fields="、".join(labels),
+            days=v.days,
+            date=day,
         )
         fill = [
             Button(t(lang, "rem.btn.fill", field=label), button("fill", rid, name))
@@ -298,10 +308,16 @@ class BirthdayView:
     customer_id: int
     customer: str
     contact: str
+    ahead: int = 0  # days before the birthday; 0 on the day
+    day: dt.date | None = None
 
 
 def birthday_reply(v: BirthdayView, lang: str) -> Reply:
-    text = t(lang, "rem.birthday", contact=v.contact, customer=v.customer)
+    if v.ahead > 0 and v.day is not None:
+        when = format_date(v.day, lang, today=v.day)
+        text = t(lang, "rem.birthday.ahead", days=v.ahead, date=when, contact=v.contact, customer=v.customer)
+    else:
+        text = t(lang, "rem.birthday", contact=v.contact, customer=v.customer)
     rows = [
         [
             Button(t(lang, "rem.btn.log"), button("log", v.reminder_id)),
@@ -398,6 +414,8 @@ class Facts:
     fields: tuple[str, ...] = ()
     record: str = "customer"
     never_contacted: bool = False
+    day: dt.date | None = None  # birthday: the birthday; a follow-up's pending field: its date
+    ahead: int = 0  # birthday: days before it (0: on the day)
 
 
 def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Reply:
@@ -405,7 +423,8 @@ def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Repl
         assert f.at is not None
         return due_reply(DueView(f.reminder_id, f.customer, f.content, f.at.astimezone(tz), f.contact), lang)
     if f.kind == "birthday":
-        return birthday_reply(BirthdayView(f.reminder_id, f.customer_id, f.customer, f.contact or ""), lang)
+        view = BirthdayView(f.reminder_id, f.customer_id, f.customer, f.contact or "", f.ahead, f.day)
+        return birthday_reply(view, lang)
     assert f.at is not None
     note = CustomerNote(
         f.reminder_id,
@@ -419,5 +438,6 @@ def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Repl
         record=f.record,
         never_contacted=f.never_contacted,
         today=now.astimezone(tz).date(),
+        day=f.day,
     )
     return note_reply(note, lang)

@@ -21,3 +21,9 @@ def set_zone(user: User, zone: str) -> None:
 
 def set_quiet(user: User, start: str, end: str) -> None:
     user.quiet_start, user.quiet_end = start, end
+
+
+def note_language(user: User, lang: str) -> None:
+    """The language seen on the user's messages: reminders use it until they choose one with /lang."""
+    if user.lang_seen != lang:
+        user.lang_seen = lang

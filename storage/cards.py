@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.views import CustomerView, FollowUpLine
-from storage import repo
+from flows.views import DETAIL_FIELDS, ContactLine, CustomerView, FollowUpLine
+from storage import history, repo
 from storage.files import attachments_of
-from storage.models import User
+from storage.models import Contact, User
 
 RECENT = 3
 
@@ -48,7 +49,22 @@ async def customer_view(
         may_edit=repo.may_edit(user, owners, customer),
         tags=tuple(customer.tags or ()),
         files=len(files),
+        details={k: getattr(customer, k) for k in DETAIL_FIELDS},
+        people=tuple(await contact_lines(session, customer.id)),
+        followups=await history.count_followups(session, customer.id),
+        changes=await history.count_changes(session, customer.id),
     )
+
+
+async def contact_lines(session: AsyncSession, customer_id: int) -> list[ContactLine]:
+    """The customer's contacts in full, active ones first."""
+    rows = await session.execute(
+        select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.active.desc(), Contact.id)
+    )
+    return [
+        ContactLine(c.id, c.name, c.position, c.role, c.phone, c.email, c.active, tuple(c.pending or ()))
+        for c in rows.scalars()
+    ]
 
 
 async def customer_of_contact(session: AsyncSession, contact_id: int) -> int | None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,7 +73,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="sales")
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    lang: Mapped[str | None] = mapped_column(String(8))
+    lang: Mapped[str | None] = mapped_column(String(8))  # chosen with /lang
+    lang_seen: Mapped[str | None] = mapped_column(String(8))  # from their messages, until they choose
     tz: Mapped[str | None] = mapped_column(String(64))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     blocked_at: Mapped[dt.datetime | None]
@@ -85,6 +87,16 @@ class User(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        # the same credit code never twice among live customers (a merged-away one keeps its code)
+        Index(
+            "uq_customers_live_credit_code",
+            "credit_code",
+            unique=True,
+            sqlite_where=text("merged_into_id IS NULL AND credit_code IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NULL AND credit_code IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)
@@ -161,7 +173,9 @@ class FollowUp(Base):
     pending: Mapped[list[str]] = mapped_column(default=list)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # hours from the interaction (the end of its day in the user's zone) to the entry: the 24-hour rule
     entry_delay_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    pending_since: Mapped[dt.datetime | None]  # when a field was left "Later": the 7-day reminder
 
 
 class Attachment(Base):

@@ -21,8 +21,9 @@ class Subject:
     facts: rules.Facts | None
 
 
-async def subject(s: AsyncSession, row: Reminder) -> Subject | str:
+async def subject(s: AsyncSession, row: Reminder, now: dt.datetime | None = None) -> Subject | str:
     """The reminder's subject if it still holds; else why it no longer does (a short code)."""
+    now = now or dt.datetime.now(dt.UTC)
     if row.kind == "digest":
         user = await s.get(User, row.user_id)
         if user is None or not user.active:
@@ -31,7 +32,7 @@ async def subject(s: AsyncSession, row: Reminder) -> Subject | str:
     if row.kind == "due":
         return await _due(s, row)
     if row.kind in ("nocontact", "noupdate"):
-        return await _customer(s, row)
+        return await _customer(s, row, now)
     if row.kind == "pending":
         return await _pending(s, row)
     if row.kind == "birthday":
@@ -55,7 +56,7 @@ async def _due(s: AsyncSession, row: Reminder) -> Subject | str:
     return Subject(customer.owner_id, None, facts)
 
 
-async def _customer(s: AsyncSession, row: Reminder) -> Subject | str:
+async def _customer(s: AsyncSession, row: Reminder, now: dt.datetime) -> Subject | str:
     customer = await s.get(Customer, row.customer_id) if row.customer_id else None
     if customer is None or customer.merged_into_id is not None or customer.status == "lost":
         return "gone"
@@ -68,7 +69,7 @@ async def _customer(s: AsyncSession, row: Reminder) -> Subject | str:
                 exists().where(
                     FollowUp.customer_id == customer.id,
                     FollowUp.next_done.is_(False),
-                    FollowUp.next_at.is_not(None),
+                    FollowUp.next_at > now,  # an overdue plan is not contact
                 )
             )
         )
@@ -94,13 +95,19 @@ async def _pending(s: AsyncSession, row: Reminder) -> Subject | str:
     customer = await s.get(Customer, row.customer_id) if row.customer_id else None
     if customer is None or customer.merged_into_id is not None:
         return "gone"
-    holder: Customer | Contact | None = customer
+    holder: Customer | Contact | FollowUp | None = customer
     contact_name = None
+    day = None
     if record == "contact":
         holder = await s.get(Contact, row.contact_id) if row.contact_id else None
         if holder is None or not holder.active:
             return "gone"
         contact_name = holder.name
+    elif record == "followup":
+        holder = await s.get(FollowUp, row.followup_id) if row.followup_id else None
+        if holder is None or holder.customer_id != customer.id:
+            return "gone"
+        day = holder.occurred_on
     assert holder is not None
     if not holder.pending or holder.pending_since != row.ref_at or row.ref_at is None:
         return "filled"
@@ -113,6 +120,7 @@ async def _pending(s: AsyncSession, row: Reminder) -> Subject | str:
         contact=contact_name,
         fields=tuple(holder.pending),
         record=record,
+        day=day,
     )
     return Subject(customer.owner_id, None, facts)
 
@@ -127,5 +135,8 @@ async def _birthday(s: AsyncSession, row: Reminder) -> Subject | str:
     customer = await s.get(Customer, contact.customer_id)
     if customer is None or customer.merged_into_id is not None:
         return "gone"
-    facts = rules.Facts("birthday", row.id, customer.id, customer.name, contact=contact.name)
+    ahead = int((row.detail or {}).get("ahead", 0))
+    facts = rules.Facts(
+        "birthday", row.id, customer.id, customer.name, contact=contact.name, day=day, ahead=ahead
+    )
     return Subject(customer.owner_id, None, facts)

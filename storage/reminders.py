@@ -190,11 +190,17 @@ def _live(query: Any) -> Any:
     )
 
 
-async def silent_customers(session: AsyncSession, before: dt.datetime) -> list[Customer]:
-    """Not contacted since `before` (or created before it and never contacted), with nothing planned."""
+async def silent_customers(
+    session: AsyncSession, before: dt.datetime, now: dt.datetime | None = None
+) -> list[Customer]:
+    """Not contacted since `before` (or created before it and never contacted), with no contact planned
+    after `now`: a plan overdue for months is not contact (without `now`, any open plan counts)."""
     anchor = func.coalesce(Customer.last_contact_at, Customer.created_at)
     planned = exists().where(
-        FollowUp.customer_id == Customer.id, FollowUp.next_done.is_(False), FollowUp.next_at.is_not(None)
+        FollowUp.customer_id == Customer.id,
+        FollowUp.next_done.is_(False),
+        FollowUp.next_at.is_not(None),
+        *((FollowUp.next_at > now,) if now is not None else ()),
     )
     query = _live(select(Customer)).where(anchor <= before, ~planned).order_by(Customer.id)
     return list((await session.execute(query)).scalars())
@@ -216,6 +222,21 @@ async def pending_customers(session: AsyncSession, before: dt.datetime) -> list[
         .order_by(Customer.id)
     )
     return [c for c in (await session.execute(query)).scalars() if c.pending]
+
+
+async def pending_followups(session: AsyncSession, before: dt.datetime) -> list[tuple[FollowUp, Customer]]:
+    """Follow-ups with a field left "Later" since `before`, under customers not merged away."""
+    query = (
+        select(FollowUp, Customer)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(
+            Customer.merged_into_id.is_(None),
+            FollowUp.pending_since.is_not(None),
+            FollowUp.pending_since <= before,
+        )
+        .order_by(FollowUp.id)
+    )
+    return [(f, c) for f, c in (await session.execute(query)).all() if f.pending]
 
 
 async def _live_contacts(session: AsyncSession, *where: Any) -> list[tuple[Contact, Customer]]:
@@ -367,7 +388,8 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 
 
 async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzinfo) -> Digest:
-    """Overdue, due later today (in the user's zone) and pending fields on the user's own customers."""
+    """Overdue, due later today (in the user's zone) and pending fields on the user's own customers,
+    their contacts and their follow-ups."""
     local = now.astimezone(tz)
     day_end = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     mine = and_(Customer.owner_id == user.id, Customer.merged_into_id.is_(None))
@@ -403,6 +425,15 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
     for cid, name, contact, fields in contacts.all():
         if fields:
             pending.append(DigestLine(cid, name, fields=tuple(fields), record="contact", contact=contact))
+    followups = await session.execute(
+        select(Customer.id, Customer.name, FollowUp.pending)
+        .join(FollowUp, FollowUp.customer_id == Customer.id)
+        .where(mine, FollowUp.pending_since.is_not(None))
+        .order_by(FollowUp.pending_since, FollowUp.id)
+    )
+    for cid, name, fields in followups.all():
+        if fields:
+            pending.append(DigestLine(cid, name, fields=tuple(fields), record="followup"))
     return Digest(
         day=local.date(),
         overdue=overdue,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.names import best_matches, core_name
@@ -33,6 +34,14 @@ NAME_SIMILARITY = 88.0
 
 class NotAllowed(Exception):
     """The user may not see or change this record."""
+
+
+class CreditCodeTaken(Exception):
+    """Another live customer has this credit code: one company is one customer (`number` is theirs)."""
+
+    def __init__(self, number: str | None) -> None:
+        super().__init__(number or "")
+        self.number = number
 
 
 # ---------------------------------------------------------------- users
@@ -168,8 +177,13 @@ async def create_customer(
     if customer.kind == "individual":
         customer.credit_code = None
     _set_address(customer, answers.get("address"))
-    session.add(customer)
-    await session.flush()
+    await _claim_credit_code(session, customer.credit_code, None)
+    try:
+        async with session.begin_nested():  # the unique index decides a race between two entries
+            session.add(customer)
+            await session.flush()
+    except IntegrityError:
+        raise CreditCodeTaken(await _credit_code_number(session, customer.credit_code)) from None
     return customer
 
 
@@ -389,14 +403,13 @@ async def create_followup(
     answers: dict[str, Any],
     pending: list[str],
     now: dt.datetime,
+    tz: dt.tzinfo | None = None,
 ) -> FollowUp:
     occurred = dt.date.fromisoformat(answers["occurred_on"])
     next_at = answers.get("next_at")
     location = answers.get("location") or {}
     contact = answers.get("contact")
-    local_now = now.astimezone(dt.UTC)
-    # how late the entry is: from the end of the interaction day (we rarely know the hour) to now
-    delay = max(0.0, (local_now.date() - occurred).days * 24.0)
+    delay = entry_delay_hours(occurred, now, tz or dt.UTC)
     followup = FollowUp(
         customer_id=customer_id,
         contact_id=int(contact["id"]) if contact else None,
@@ -412,6 +425,7 @@ async def create_followup(
         created_by=user.id,
         created_at=now,
         entry_delay_hours=delay,
+        pending_since=now if pending else None,
     )
     session.add(followup)
     # the customer's earlier open follow-ups are answered by this one
@@ -422,8 +436,7 @@ async def create_followup(
     )
     contact_at = dt.datetime.combine(occurred, dt.time(12), tzinfo=dt.UTC)
     customer = await session.get(Customer, customer_id) if valid_id(customer_id) else None
-    if customer is not None:
-        customer.updated_at = now
+    if customer is not None:  # contact, not an update of the customer's data (the 90-day check)
         customer.last_contact_at = max(customer.last_contact_at or contact_at, contact_at)
     await session.flush()
     return followup
@@ -478,15 +491,22 @@ async def apply_edit(
 ) -> Change:
     """Change one field (or mark it pending) and keep who, when, old, new and why."""
     owners = await team_ids(session, user)
-    record: Customer | Contact | None
+    record: Customer | Contact | FollowUp | None
     if entity == "customer":
         record = await visible_customer(session, user, entity_id)
         customer = record
+    elif entity == "followup":
+        record = await session.get(FollowUp, entity_id)
+        customer = await visible_customer(session, user, record.customer_id) if record else None
     else:
         record = await contact_by_id(session, entity_id)
         customer = await visible_customer(session, user, record.customer_id) if record else None
     if record is None or customer is None or not may_edit(user, owners, customer):
         raise NotAllowed(f"{entity} {entity_id}")
+    if isinstance(record, FollowUp):
+        return await _edit_followup(session, user, record, field, value, reason, now, pending=pending)
+    if field == "credit_code" and isinstance(record, Customer) and value:
+        await _claim_credit_code(session, str(value), record.id)
     if field == "address" and isinstance(record, Customer):
         old = record.address
         _set_address(record, value)
@@ -667,3 +687,187 @@ async def current_customer(
     if now - user.current_customer_at > ttl:
         return None
     return await visible_customer(session, user, user.current_customer_id)
+
+
+# ---------------------------------------------------------------- records keep their rules
+
+
+async def _credit_code_number(session: AsyncSession, code: str | None) -> str | None:
+    """The number of the live customer holding `code`, if any."""
+    if not code:
+        return None
+    query = select(Customer.number).where(Customer.merged_into_id.is_(None), Customer.credit_code == code)
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def _claim_credit_code(session: AsyncSession, code: str | None, exclude_id: int | None) -> None:
+    """Raise CreditCodeTaken when another live customer has `code` (checked before the index is hit,
+    so the person reads which customer has it rather than a database error)."""
+    if not code:
+        return
+    query = select(Customer.number).where(Customer.merged_into_id.is_(None), Customer.credit_code == code)
+    if exclude_id is not None:
+        query = query.where(Customer.id != exclude_id)
+    number = (await session.execute(query.limit(1))).scalar_one_or_none()
+    if number is not None:
+        raise CreditCodeTaken(number)
+
+
+def entry_delay_hours(occurred: dt.date, entered: dt.datetime, tz: dt.tzinfo) -> float:
+    """Hours from the interaction to its entry. Only the day is known, so from that day's end in the
+    user's zone: a visit in the morning logged the same evening is on time, one logged two days later
+    is 24+ hours late. Never negative."""
+    end = dt.datetime.combine(occurred + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    return max(0.0, round((entered - end).total_seconds() / 3600, 1))
+
+
+def _norm_name(name: str | None) -> str:
+    return "".join((name or "").split()).casefold()
+
+
+async def find_contact_duplicates(
+    session: AsyncSession, user: User, name: str | None, phone: str | None, exclude_id: int | None = None
+) -> list[DupMatch]:
+    """Existing contacts (of any customer, any owner) with this name and phone. What the user may not
+    see is reduced to the customer's name and its owner, as for customers."""
+    if not name or not phone:
+        return []
+    rows = await session.execute(
+        select(
+            Contact.id,
+            Contact.name,
+            Customer.id,
+            Customer.name,
+            Customer.number,
+            Customer.owner_id,
+            User.name,
+        )
+        .join(Customer, Customer.id == Contact.customer_id)
+        .join(User, User.id == Customer.owner_id)
+        .where(Customer.merged_into_id.is_(None), Contact.phone == phone)
+        .order_by(Contact.id)
+    )
+    owners = await team_ids(session, user)
+    wanted = _norm_name(name)
+    matches: list[DupMatch] = []
+    for contact_id, contact_name, cid, cname, number, owner_id, owner_name in rows.all():
+        if contact_id == exclude_id or _norm_name(contact_name) != wanted:
+            continue
+        visible = owners is None or owner_id in owners
+        matches.append(
+            DupMatch(
+                customer_id=cid,
+                name=f"{contact_name} · {cname}" if visible else cname,
+                owner_name=owner_name,
+                reasons=("contact",),
+                visible=visible,
+                number=number if visible else None,
+            )
+        )
+    return matches[:5]
+
+
+FOLLOWUP_FIELDS = (
+    "occurred_on",
+    "mode",
+    "contact",
+    "content",
+    "demand_status",
+    "next_at",
+    "participants",
+    "location",
+)
+
+
+async def visible_followup(
+    session: AsyncSession, user: User, followup_id: int
+) -> tuple[FollowUp, Customer] | None:
+    """A follow-up with its customer, if the user may see the customer."""
+    followup = await session.get(FollowUp, followup_id)
+    if followup is None:
+        return None
+    customer = await visible_customer(session, user, followup.customer_id)
+    return (followup, customer) if customer is not None else None
+
+
+async def current_followup_values(session: AsyncSession, f: FollowUp) -> dict[str, Any]:
+    """A follow-up's stored values in the shape the follow-up flow answers them."""
+    customer = await session.get(Customer, f.customer_id)
+    contact = await session.get(Contact, f.contact_id) if f.contact_id else None
+    return {
+        "customer": {"id": customer.id, "name": customer.name, "number": customer.number}
+        if customer
+        else None,
+        "occurred_on": f.occurred_on.isoformat(),
+        "mode": f.mode,
+        "contact": {"id": contact.id, "name": contact.name} if contact else None,
+        "content": f.content,
+        "demand_status": f.demand_status,
+        "next_at": {"at": f.next_at.isoformat(), "has_time": True} if f.next_at else None,
+        "participants": f.participants,
+        "location": {"lat": f.latitude, "lon": f.longitude} if f.latitude is not None else None,
+    }
+
+
+async def _edit_followup(
+    session: AsyncSession,
+    user: User,
+    f: FollowUp,
+    field: str,
+    value: Any,
+    reason: str,
+    now: dt.datetime,
+    *,
+    pending: bool,
+) -> Change:
+    """One field of a follow-up, in the shape the flow answers it; kept in the change history.
+
+    It does not count as an update of the customer's data (the 90-day check is about the customer)."""
+    if field not in FOLLOWUP_FIELDS:
+        raise NotAllowed(f"followup field {field}")
+    old: str | None
+    new: str | None
+    if field == "occurred_on":
+        old, f.occurred_on = f.occurred_on.isoformat(), dt.date.fromisoformat(str(value))
+        new = f.occurred_on.isoformat()
+    elif field == "contact":
+        contact = await session.get(Contact, int(value["id"])) if value else None
+        if value and (contact is None or contact.customer_id != f.customer_id):
+            raise NotAllowed("contact of another customer")
+        before = await session.get(Contact, f.contact_id) if f.contact_id else None
+        old, new = (before.name if before else None), (contact.name if contact else None)
+        f.contact_id = contact.id if contact else None
+    elif field == "next_at":
+        old = f.next_at.isoformat() if f.next_at else None
+        f.next_at = dt.datetime.fromisoformat(value["at"]).astimezone(dt.UTC) if value else None
+        f.next_done = False  # a new time is a new plan, reminded when it comes
+        new = f.next_at.isoformat() if f.next_at else None
+    elif field == "location":
+        old = f"{f.latitude}, {f.longitude}" if f.latitude is not None else None
+        f.latitude, f.longitude = (value["lat"], value["lon"]) if value else (None, None)
+        new = f"{f.latitude}, {f.longitude}" if f.latitude is not None else None
+    else:
+        old = _plain(getattr(f, field))
+        setattr(f, field, value)
+        new = _plain(value)
+    if pending:
+        f.pending = sorted({*f.pending, field})
+        f.pending_since = f.pending_since or now
+        new = None
+    elif field in f.pending:
+        f.pending = [p for p in f.pending if p != field]
+        if not f.pending:
+            f.pending_since = None
+    change = Change(
+        entity="followup",
+        entity_id=f.id,
+        field=field,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        user_id=user.id,
+        at=now,
+    )
+    session.add(change)
+    await session.flush()
+    return change

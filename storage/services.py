@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.errors import Invalid
+from flows.i18n import t
 from flows.ports import DupMatch, DupProbe, Saved
 from flows.refs import ContactRef, CustomerRef
 from storage import repo
@@ -53,6 +54,10 @@ class StoreServices:
         return self._clock().astimezone(self._tz)
 
     async def find_duplicates(self, probe: DupProbe) -> list[DupMatch]:
+        if probe.record == "contact":
+            return await repo.find_contact_duplicates(
+                self.session, self.user, probe.name, probe.phone, probe.exclude_id
+            )
         return await repo.find_duplicates(self.session, self.user, probe)
 
     async def customer(self, customer_id: int) -> CustomerRef | None:
@@ -74,6 +79,11 @@ class StoreServices:
 
     async def current_values(self, entity: str, entity_id: int) -> dict[str, Any] | None:
         owners = await repo.team_ids(self.session, self.user)
+        if entity == "followup":
+            found = await repo.visible_followup(self.session, self.user, entity_id)
+            if found is None or not repo.may_edit(self.user, owners, found[1]):
+                return None
+            return await repo.current_followup_values(self.session, found[0])
         if entity == "customer":
             customer = await repo.visible_customer(self.session, self.user, entity_id)
             if customer is None or not repo.may_edit(self.user, owners, customer):
@@ -92,9 +102,12 @@ class StoreServices:
     ) -> Saved:
         now = self._clock()
         if flow == "customer":
-            customer = await repo.create_customer(
-                self.session, self.user, answers, pending, now, self.now().date()
-            )
+            try:
+                customer = await repo.create_customer(
+                    self.session, self.user, answers, pending, now, self.now().date()
+                )
+            except repo.CreditCodeTaken as taken:
+                raise Invalid("dup.credit_code_taken", number=taken.number or "") from None
             return Saved("customer", customer.id, customer.number, customer.id)
         if flow in ("contact", "followup"):
             customer_id = int(answers["customer"]["id"])
@@ -106,28 +119,59 @@ class StoreServices:
                     self.session, self.user, customer_id, answers, pending, now
                 )
                 return Saved("contact", contact.id, None, customer_id)
-            followup = await repo.create_followup(self.session, self.user, customer_id, answers, pending, now)
+            followup = await repo.create_followup(
+                self.session, self.user, customer_id, answers, pending, now, self._tz
+            )
             for staged in answers.get("attachments") or []:
                 if self.files is not None:
                     await self.files.attach(
                         self.session, staged, owner, self.user.id, self.now().date(), followup.id
                     )
-            return Saved("followup", followup.id, None, customer_id)
-        if flow in ("edit_customer", "edit_contact"):
-            field = answers["field"]
-            try:
+            return Saved("followup", followup.id, None, customer_id, extra=_lateness(followup, self._lang))
+        if flow in ("edit_customer", "edit_contact", "edit_followup"):
+            return await self._edit(answers, pending, context, now)
+        raise ValueError(f"unknown flow {flow}")
+
+    async def _edit(
+        self, answers: dict[str, Any], pending: list[str], context: dict[str, Any], now: dt.datetime
+    ) -> Saved:
+        """The edited field, then the ones its new value made necessary (kind → name, credit code),
+        each kept in the change history with the one reason given."""
+        entity, entity_id = str(context["entity"]), int(context["entity_id"])
+        field = answers["field"]
+        fields = [field, *(k for k in answers if k not in (field, "field", "reason"))]
+        fields += [p for p in pending if p not in fields]
+        current = await self.current_values(entity, entity_id) or {}
+        to_person = entity == "customer" and field == "kind" and answers.get("kind") == "individual"
+        if to_person and current.get("credit_code") and "credit_code" not in fields:
+            fields.append("credit_code")  # a person has no credit code: cleared, in the history
+        try:
+            for name in fields:
                 await repo.apply_edit(
                     self.session,
                     self.user,
-                    context["entity"],
-                    int(context["entity_id"]),
-                    field,
-                    answers.get(field),
+                    entity,
+                    entity_id,
+                    name,
+                    answers.get(name),
                     answers["reason"],
                     now,
-                    pending=field in pending,
+                    pending=name in pending,
                 )
-            except repo.NotAllowed:
-                raise Invalid("flow.not_visible") from None
-            return Saved("edit", int(context["entity_id"]), None, context.get("customer_id"))
-        raise ValueError(f"unknown flow {flow}")
+        except repo.NotAllowed:
+            raise Invalid("flow.not_visible") from None
+        except repo.CreditCodeTaken as taken:
+            raise Invalid("dup.credit_code_taken", number=taken.number or "") from None
+        return Saved("edit", entity_id, None, context.get("customer_id"))
+
+
+LATE_HOURS = 24.0  # the rule: entry within 24 hours of the interaction
+
+
+def _lateness(followup: Any, lang: str) -> dict[str, Any]:
+    """What the saved message adds when the entry broke the 24-hour rule."""
+    hours = float(followup.entry_delay_hours or 0.0)
+    if hours <= LATE_HOURS:
+        return {}
+    what = t(lang, f"late.what.{followup.mode}")
+    return {"note": "saved.followup.late", "hours": int(hours), "what": what}

@@ -187,7 +187,7 @@ async def test_log_a_followup_from_the_card_and_it_shows_on_the_card(db: Databas
         f = (await s.execute(select(FollowUp))).scalar_one()
         assert f.occurred_on == dt.date(2026, 11, 21)
         assert f.next_at == dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
-        assert f.entry_delay_hours == 24.0
+        assert f.entry_delay_hours == 10.0  # from the end of Saturday in Shanghai to 10:00 on Sunday
         assert f.created_by == (await repo.user_by_telegram(s, ANN)).id  # type: ignore[union-attr]
 
 

@@ -68,7 +68,7 @@ async def on_button(turn: Turn, inc: Incoming) -> list[Reply]:
         acts.verify(customer, now)
         return [Reply(t(lang, "rem.verified", customer=customer.name))]
     if action == "fill" and row.kind == "pending":
-        return await _fill(turn, row.detail, customer, target.contact, arg)
+        return await _fill(turn, row.detail, customer, target.contact, arg, followup)
     return [Reply(t(lang, "rem.not_allowed"))]
 
 
@@ -129,11 +129,19 @@ def _move(
 
 
 async def _fill(
-    turn: Turn, detail: dict[str, Any] | None, customer: Customer, contact: Contact | None, field: str
+    turn: Turn,
+    detail: dict[str, Any] | None,
+    customer: Customer,
+    contact: Contact | None,
+    field: str,
+    followup: FollowUp | None = None,
 ) -> list[Reply]:
     """Fill in a pending field: the edit flow, opened at that field (its answer and reason are kept)."""
     record = str((detail or {}).get("record", "customer"))
-    holder: Customer | Contact | None = contact if record == "contact" else customer
+    holder: Customer | Contact | FollowUp | None = {
+        "contact": contact,
+        "followup": followup,
+    }.get(record, customer)
     if holder is None:
         return [Reply(t(turn.lang, "rem.not_allowed"))]
     if field not in holder.pending:

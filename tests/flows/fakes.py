@@ -26,19 +26,41 @@ class FakeServices:
     customers: list[CustomerRef] = field(default_factory=list)
     phones: dict[int, str] = field(default_factory=dict)
     foreign: set[int] = field(default_factory=set)  # customer ids the user may not see
+    codes: dict[int, str] = field(default_factory=dict)  # customer id -> credit code
+    emails: dict[int, str] = field(default_factory=dict)
+    current: dict[str, Any] | None = None  # what current_values answers for an edit
+    probes: list[DupProbe] = field(default_factory=list)
     saved: list[tuple[str, dict[str, Any], list[str], dict[str, Any]]] = field(default_factory=list)
 
     def now(self) -> dt.datetime:
         return self.at
 
     async def find_duplicates(self, probe: DupProbe) -> list[DupMatch]:
+        self.probes.append(probe)
         found = []
         for c in self.customers:
+            if c.id == probe.exclude_id and probe.record == "customer":
+                continue
             reasons = []
-            if probe.phone and self.phones.get(c.id) == probe.phone:
-                reasons.append("phone")
-            if probe.name and similarity(probe.name, c.name) >= 88:
-                reasons.append("name")
+            if probe.record == "contact":
+                same = [
+                    k
+                    for k in c.contacts
+                    if probe.phone
+                    and k.phone == probe.phone
+                    and k.name == probe.name
+                    and k.id != probe.exclude_id
+                ]
+                reasons += ["contact"] if same else []
+            else:
+                if probe.credit_code and self.codes.get(c.id) == probe.credit_code:
+                    reasons.append("credit_code")
+                if probe.phone and self.phones.get(c.id) == probe.phone:
+                    reasons.append("phone")
+                if probe.email and self.emails.get(c.id) == probe.email:
+                    reasons.append("email")
+                if probe.name and similarity(probe.name, c.name) >= 88:
+                    reasons.append("name")
             if reasons:
                 visible = c.id not in self.foreign
                 found.append(
@@ -69,7 +91,7 @@ class FakeServices:
         return list(c.contacts) if c else []
 
     async def current_values(self, entity: str, entity_id: int) -> dict[str, Any] | None:
-        return None
+        return self.current
 
     async def save(
         self, flow: str, answers: dict[str, Any], pending: list[str], context: dict[str, Any]

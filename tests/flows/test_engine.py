@@ -177,7 +177,7 @@ async def test_duplicates_visible_one_can_be_opened_foreign_one_shows_only_name_
     assert d.state is None and d.outcome and d.outcome.open_customer == 1
 
 
-async def test_it_is_a_different_customer_goes_on_and_is_not_asked_again() -> None:
+async def test_a_dismissed_name_match_is_checked_again_for_its_phone_then_not_again() -> None:
     services = FakeServices(
         customers=[CustomerRef(1, "C1", "华为技术有限公司", owner_name="我")], phones={1: "+8613812345678"}
     )
@@ -194,7 +194,9 @@ async def test_it_is_a_different_customer_goes_on_and_is_not_asked_again() -> No
         move = next((b.split("|", 2)[2] for b in d.buttons() if b.endswith(("|skip", "|later"))), None)
         await d.press(move)  # type: ignore[arg-type]
     assert d.step == "phone"
-    await d.text("13812345678")  # same phone, same customer already dismissed
+    await d.text("13812345678")  # dismissed for its name only: the same phone is another warning
+    assert d.phase == "dup" and "电话" in d.text_out
+    await d.press("dnew")
     assert d.phase == "ask" and d.step == "email"
 
 

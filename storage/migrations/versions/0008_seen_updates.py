@@ -4,7 +4,7 @@ Telegram restarts update ids lower after a week without updates; the old chat_cu
 made the bot ignore everyone. It is replaced by the ids seen in the last days.
 
 Revision ID: 0008_seen_updates
-Revises: 0004_text_limits
+Revises: 0007_records
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0008_seen_updates"
-down_revision: str | None = "0004_text_limits"
+down_revision: str | None = "0007_records"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
