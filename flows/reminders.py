@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from flows.dates import format_date, format_when
 from flows.engine import Button, Flow, Reply
@@ -31,7 +32,7 @@ URGENT_GRACE = dt.timedelta(hours=1)
 CONTENT_CHARS = 300
 DIGEST_LINES = 8
 
-KINDS = ("due", "nocontact", "noupdate", "pending", "birthday", "digest")
+KINDS = ("due", "nocontact", "noupdate", "pending", "birthday", "digest", "notice")
 # Only a due follow-up can be urgent; everything else waits for the end of quiet hours.
 MAY_BE_URGENT = frozenset({"due"})
 
@@ -394,9 +395,14 @@ class Facts:
     fields: tuple[str, ...] = ()
     record: str = "customer"
     never_contacted: bool = False
+    notice: dict[str, Any] | None = None  # kind "notice": a message for one person (flows/team.py)
 
 
 def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Reply:
+    if f.kind == "notice":
+        from flows.team import notice_reply
+
+        return notice_reply(f.notice or {}, lang)
     if f.kind == "due":
         assert f.at is not None
         return due_reply(DueView(f.reminder_id, f.customer, f.content, f.at.astimezone(tz), f.contact), lang)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.views import CustomerView, FollowUpLine
-from storage import repo
+from storage import deals, repo
 from storage.files import attachments_of
 from storage.models import Contact, User
 
@@ -27,6 +27,8 @@ async def customer_view(
     due = await repo.next_due(session, customer.id)
     located = next((f for f in recent if f.latitude is not None and f.longitude is not None), None)
     owners = await repo.team_ids(session, user)
+    may_edit = repo.may_edit(user, owners, customer)
+    latest, totals, deal_count = await deals.of_customer(session, customer.id)
     return CustomerView(
         id=customer.id,
         number=customer.number,
@@ -48,6 +50,11 @@ async def customer_view(
         may_edit=repo.may_edit(user, owners, customer),
         tags=tuple(customer.tags or ()),
         files=len(files),
+        deals=tuple(latest),
+        deal_totals=totals,
+        deal_count=deal_count,
+        may_manage=repo.may_manage(user, owners, customer),
+        may_propose=not may_edit,
     )
 
 

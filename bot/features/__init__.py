@@ -9,12 +9,15 @@ from bot.features import (
     contacts,
     conversation,
     customers,
+    deals,
     files,
     followups,
     lists,
     notes,
     reminder_buttons,
     settings,
+    team,
+    transfers,
 )
 
 FEATURES: tuple[Feature, ...] = (
@@ -25,6 +28,9 @@ FEATURES: tuple[Feature, ...] = (
     cards.FEATURE,
     files.FEATURE,
     lists.FEATURE,
+    deals.FEATURE,
+    team.FEATURE,
+    transfers.FEATURE,
     reminder_buttons.FEATURE,
     conversation.FEATURE,
     settings.FEATURE,
