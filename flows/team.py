@@ -15,7 +15,7 @@ from typing import Any
 
 from flows.choices import CUSTOMER_STATUS, GRADE, INDUSTRY, INTENT, Choices, Option
 from flows.dates import format_date
-from flows.definitions import edit_flow
+from flows.definitions import CONTACT, CUSTOMER, edit_flow
 from flows.engine import Button, Env, Flow, Reply, Step
 from flows.fields import Choice, CustomerPick, PastDate, Pick, Text
 from flows.i18n import t
@@ -91,6 +91,19 @@ TRANSFER = Flow(
     ),
 )
 TEAM_FLOWS: dict[str, Flow] = {TRANSFER.name: TRANSFER}
+
+
+def _renamed(flow: Flow, name: str) -> Flow:
+    from dataclasses import replace
+
+    return replace(flow, name=name)
+
+
+# a change request: the edit flow's questions (field, new value validated like entry, reason)
+PROPOSE_CUSTOMER = _renamed(edit_flow(CUSTOMER), "propose_customer")
+PROPOSE_CONTACT = _renamed(edit_flow(CONTACT), "propose_contact")
+REJECT = Flow("reject_request", "reject_request", (Text("reason", min_len=2, max_len=200),))
+REQUEST_FLOWS: dict[str, Flow] = {f.name: f for f in (PROPOSE_CUSTOMER, PROPOSE_CONTACT, REJECT)}
 
 
 # ---------------------------------------------------------------- deals on the card
@@ -364,5 +377,7 @@ def notice(key: str, params: dict[str, Any], buttons: Sequence[tuple[str, str]] 
 
 def notice_reply(detail: dict[str, Any], lang: str) -> Reply:
     params = dict(detail.get("params") or {})
+    for name in [k for k in params if k.endswith("_key")]:  # a catalog key: said in the reader's language
+        params[name.removesuffix("_key")] = t(lang, str(params[name]))
     rows = [[Button(t(lang, label), data)] for label, data in detail.get("buttons") or []]
     return Reply(t(lang, str(detail.get("key", "")), **params), rows)
