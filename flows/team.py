@@ -106,6 +106,62 @@ REJECT = Flow("reject_request", "reject_request", (Text("reason", min_len=2, max
 REQUEST_FLOWS: dict[str, Flow] = {f.name: f for f in (PROPOSE_CUSTOMER, PROPOSE_CONTACT, REJECT)}
 
 
+# ---------------------------------------------------------------- merging duplicates
+
+MERGE_FIELDS = (
+    "kind", "name", "credit_code", "status", "industry", "grade", "intent", "address", "phone", "email",
+    "source", "main_business", "current_problem", "interest", "remarks",
+)  # fmt: skip
+MOVES = ("contacts", "followups", "deals", "attachments", "reminders", "requests", "history")
+
+
+def _keep(name: str) -> Step:
+    """Which value of a conflicting field wins: the merged customer's or the survivor's (buttons)."""
+
+    choices = CUSTOMER.step(name).choices
+
+    async def options(env: Env) -> list[tuple[str, Any]]:
+        a, b = (env.answers.get("conflicts") or {}).get(name, ("", ""))
+        if choices is not None:  # codes are stored; people read labels
+            a, b = choices.label(a, env.lang), choices.label(b, env.lang)
+        source, target = env.answers["source"]["name"], env.answers["target"]["name"]
+        return [
+            (f"{source[:16]}: {a}"[:60], {"label": a, "side": "source"}),
+            (f"{target[:16]}: {b}"[:60], {"label": b, "side": "target"}),
+        ]
+
+    return Pick(f"keep_{name}", options, ask_if=lambda a: name in (a.get("conflicts") or {}))
+
+
+MERGE = Flow(
+    "merge",
+    "merge",
+    (
+        _fixed("source"),
+        _fixed("target"),
+        _fixed("moves"),
+        *(_keep(f) for f in MERGE_FIELDS),
+        Text("reason", min_len=2, max_len=200),
+    ),
+)
+MERGE_FLOWS: dict[str, Flow] = {MERGE.name: MERGE}
+
+
+def moves_text(moves: dict[str, int], lang: str) -> str:
+    """What moves to the survivor, e.g. "联系人 2 · 跟进 3 · 交易 1"."""
+    parts = [t(lang, f"merge.moves.{k}", count=moves[k]) for k in MOVES if moves.get(k)]
+    return " · ".join(parts) or t(lang, "merge.moves.nothing")
+
+
+def taken_from_source(answers: dict[str, Any]) -> set[str]:
+    """The fields whose merged-customer value was chosen to win."""
+    return {
+        f
+        for f in MERGE_FIELDS
+        if isinstance(answers.get(f"keep_{f}"), dict) and answers[f"keep_{f}"].get("side") == "source"
+    }
+
+
 # ---------------------------------------------------------------- deals on the card
 
 

@@ -7,10 +7,25 @@ from bot.turn import PAGE, Incoming, Turn, record_id
 from flows.engine import Button, Reply
 from flows.i18n import t
 from flows.team import Filter, describe, list_reply, scope_buttons
-from storage import repo, team
+from storage import merge, repo, team
 
 
 async def find(turn: Turn, inc: Incoming) -> list[Reply]:
+    merged = await merge.merged_by_number(turn.tx, turn.user, inc.args) if inc.args.strip() else None
+    if merged is not None:  # a merged customer stays readable by its old number
+        old, survivor = merged
+        text = t(
+            turn.lang,
+            "merge.merged_card",
+            number=old.number,
+            name=old.name,
+            target=survivor.number,
+            reason=old.merge_reason or "",
+        )
+        button = Button(
+            t(turn.lang, "merge.btn.open_target", target=survivor.number), f"g|cust|{survivor.id}"
+        )
+        return [Reply(text, [[button]])]
     return await find_by_tag_or_place(turn, inc)
 
 

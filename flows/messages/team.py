@@ -104,6 +104,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "req.outcome.rejected": "❌ 你对“{customer}”{field}的修改申请({new})被 {by} 驳回。原因:{reason}",
         "req.none": "没有等你审批的修改申请。",
         "req.list_title": "等你审批的修改申请:{count} 个",
+        "help.duplicates": "列出可能重复的客户,便于合并",
+        "help.merge": "把打开的客户合并到另一个,例如 /merge C202612010001",
+        "bot.flow.merge": "客户合并",
+        "summary.merge": "📋 合并预览,请确认:",
+        "f.merge.source": "合并掉",
+        "f.merge.target": "保留",
+        "f.merge.moves": "转移",
+        "f.merge.reason": "原因",
+        "q.merge.reason": "合并原因?",
+        "merge.btn.pair": "🔗 合并 {name}",
+        "merge.not_allowed": "只有两个客户负责人的上级或管理员可以合并它们。",
+        "merge.pick": "把“{name}”合并到哪个客户?(它的联系人、跟进、交易、附件、提醒和历史都会转过去)也可以输入 /merge 编号。",
+        "merge.usage": "先打开要合并掉的客户,再输入 /merge 要保留的客户编号。",
+        "merge.preview": "🔗 “{source}” → “{target}”\n转移:{moves}",
+        "merge.fills": "保留的客户缺少、会从被合并客户补上:{fields}",
+        "merge.conflicts": "有 {count} 项不同,请逐项选择保留哪个值。",
+        "merge.done": "✅ 已合并到 {number}。原客户保留为“已合并”,可用原编号查到。",
+        "merge.no_pairs": "没有发现可能重复的客户。",
+        "merge.pairs_title": "可能重复的客户({count} 对):",
+        "merge.merged_card": "🔗 {number}“{name}”已合并到 {target}(原因:{reason})",
+        "merge.btn.open_target": "打开 {target}",
+        "merge.moves.contacts": "联系人 {count}",
+        "merge.moves.followups": "跟进 {count}",
+        "merge.moves.deals": "交易 {count}",
+        "merge.moves.attachments": "附件 {count}",
+        "merge.moves.reminders": "提醒 {count}",
+        "merge.moves.requests": "修改申请 {count}",
+        "merge.moves.history": "变更历史 {count}",
+        "merge.moves.nothing": "没有关联记录",
     },
     "en": {
         "help.deal": "record a deal (date, product, amount, payment method)",
@@ -208,5 +237,50 @@ MESSAGES: dict[str, dict[str, str]] = {
         "req.outcome.rejected": "❌ Your change to {field} of “{customer}” ({new}) was rejected by {by}. Reason: {reason}",
         "req.none": "No change requests are waiting for you.",
         "req.list_title": "Change requests waiting for you: {count}",
+        "help.duplicates": "likely duplicate customers, to merge",
+        "help.merge": "merge the open customer into another, e.g. /merge C202612010001",
+        "bot.flow.merge": "merge",
+        "summary.merge": "📋 Merge preview, please confirm:",
+        "f.merge.source": "Merged away",
+        "f.merge.target": "Kept",
+        "f.merge.moves": "Moves",
+        "f.merge.reason": "Reason",
+        "q.merge.reason": "Why merge them?",
+        "merge.btn.pair": "🔗 Merge {name}",
+        "merge.not_allowed": "Only a manager of both owners, or an admin, can merge these customers.",
+        "merge.pick": "Merge “{name}” into which customer? (its contacts, follow-ups, deals, attachments, reminders and history move there) Or type /merge NUMBER.",
+        "merge.usage": "Open the customer to merge away first, then type /merge and the number of the one to keep.",
+        "merge.preview": "🔗 “{source}” → “{target}”\nMoves: {moves}",
+        "merge.fills": "Empty on the one kept, taken from the other: {fields}",
+        "merge.conflicts": "{count} field(s) differ; choose which value to keep for each.",
+        "merge.done": "✅ Merged into {number}. The other stays as “merged”, found by its old number.",
+        "merge.no_pairs": "No likely duplicates found.",
+        "merge.pairs_title": "Likely duplicates ({count} pairs):",
+        "merge.merged_card": "🔗 {number} “{name}” was merged into {target} (reason: {reason})",
+        "merge.btn.open_target": "Open {target}",
+        "merge.moves.contacts": "contacts {count}",
+        "merge.moves.followups": "follow-ups {count}",
+        "merge.moves.deals": "deals {count}",
+        "merge.moves.attachments": "attachments {count}",
+        "merge.moves.reminders": "reminders {count}",
+        "merge.moves.requests": "change requests {count}",
+        "merge.moves.history": "history {count}",
+        "merge.moves.nothing": "nothing attached",
     },
 }
+
+
+def _keep_texts() -> None:
+    """ "Which value of X wins?" for every field a merge can find different, from the fields' labels."""
+    from flows.messages.core import MESSAGES as CORE
+    from flows.team import MERGE_FIELDS
+
+    ask = {"zh": "{label}不同,保留哪一个?", "en": "{label} differs: which one stays?"}
+    for lang, table in MESSAGES.items():
+        for f in MERGE_FIELDS:
+            label = CORE[lang][f"f.customer.{f}"]
+            table[f"q.merge.keep_{f}"] = ask[lang].format(label=label)
+            table[f"f.merge.keep_{f}"] = label
+
+
+_keep_texts()
