@@ -329,15 +329,26 @@ class Digest:
     overdue_count: int = 0
     today_count: int = 0
     pending_count: int = 0
+    # a manager's morning (storage/team.py): change requests waiting, the team's overdue, new customers
+    requests_count: int = 0
+    team_overdue: tuple[tuple[str, int], ...] = ()
+    new_yesterday: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.overdue_count or self.today_count or self.pending_count)
+        """Nothing to act on; yesterday's new customers alone are news, not a reason to write."""
+        return not (
+            self.overdue_count
+            or self.today_count
+            or self.pending_count
+            or self.requests_count
+            or self.team_overdue
+        )
 
 
 def digest_reply(d: Digest, lang: str) -> Reply:
     lines = [t(lang, "rem.digest.title", date=format_date(d.day, lang, today=d.day))]
-    if d.empty:
+    if d.empty and not d.new_yesterday:
         lines.append(t(lang, "rem.digest.empty"))
         return Reply("\n".join(lines))
     opened: dict[int, str] = {}
@@ -363,6 +374,9 @@ def digest_reply(d: Digest, lang: str) -> Reply:
     section("rem.digest.overdue", d.overdue, d.overdue_count, "time")
     section("rem.digest.today", d.today, d.today_count, "time")
     section("rem.digest.pending", d.pending, d.pending_count, "fields")
+    from flows.team import manager_digest_lines
+
+    lines += manager_digest_lines(d.requests_count, d.team_overdue, d.new_yesterday, lang)
     rows = [[Button(_clip(name, 40), f"g|cust|{cid}")] for cid, name in list(opened.items())[:DIGEST_LINES]]
     return Reply("\n".join(lines), rows)
 

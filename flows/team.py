@@ -437,3 +437,25 @@ def notice_reply(detail: dict[str, Any], lang: str) -> Reply:
         params[name.removesuffix("_key")] = t(lang, str(params[name]))
     rows = [[Button(t(lang, label), data)] for label, data in detail.get("buttons") or []]
     return Reply(t(lang, str(detail.get("key", "")), **params), rows)
+
+
+# ---------------------------------------------------------------- a manager's morning
+
+
+def manager_digest_lines(
+    requests: int, team_overdue: Sequence[tuple[str, int]], new_yesterday: Sequence[str], lang: str
+) -> list[str]:
+    """What the morning digest adds for someone who decides requests or leads a team."""
+    lines: list[str] = []
+    if requests:
+        lines += ["", t(lang, "digest.requests", count=requests)]
+    if team_overdue:
+        lines += ["", t(lang, "digest.team_overdue")]
+        lines += [f"  • {name}: {count}" for name, count in team_overdue]
+    if new_yesterday:
+        lines += ["", t(lang, "digest.new_yesterday", count=len(new_yesterday))]
+        shown = list(new_yesterday[:5])
+        lines += [f"  • {name}" for name in shown]
+        if len(new_yesterday) > len(shown):
+            lines.append(t(lang, "rem.digest.more", count=len(new_yesterday) - len(shown)))
+    return lines

@@ -384,6 +384,9 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
     for cid, name, contact, fields in contacts.all():
         if fields:
             pending.append(DigestLine(cid, name, fields=tuple(fields), record="contact", contact=contact))
+    from storage.team import manager_morning  # the manager's additions (issue 12)
+
+    requests_count, team_overdue, new_yesterday = await manager_morning(session, user, now, tz)
     return Digest(
         day=local.date(),
         overdue=overdue,
@@ -392,6 +395,9 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
         overdue_count=overdue_count,
         today_count=today_count,
         pending_count=len(pending),
+        requests_count=requests_count,
+        team_overdue=team_overdue,
+        new_yesterday=new_yesterday,
     )
 
 

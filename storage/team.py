@@ -200,3 +200,46 @@ async def filtered(
 async def owner_name(session: AsyncSession, user_id: int) -> str | None:
     user = await session.get(User, user_id)
     return user.name if user is not None else None
+
+
+# ---------------------------------------------------------------- a manager's morning
+
+
+async def manager_morning(
+    session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzinfo
+) -> tuple[int, tuple[tuple[str, int], ...], tuple[str, ...]]:
+    """(change requests waiting for the user, the team's overdue follow-ups per person, the
+    customers the team created yesterday in the user's zone); only the first for sales."""
+    from storage.requests import waiting_for
+
+    _, requests = await waiting_for(session, user, limit=1)
+    if user.role == "sales":
+        return requests, (), ()
+    owners = await repo.team_ids(session, user)
+    people = select(User.id).where(User.id != user.id, User.active.is_(True))
+    if owners is not None:
+        people = people.where(User.id.in_(set(owners)))
+    overdue = await session.execute(
+        select(User.name, func.count())
+        .select_from(FollowUp)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .join(User, User.id == Customer.owner_id)
+        .where(
+            Customer.owner_id.in_(people),
+            Customer.merged_into_id.is_(None),
+            FollowUp.next_done.is_(False),
+            FollowUp.next_at < now,
+        )
+        .group_by(User.name)
+        .order_by(func.count().desc(), User.name)
+        .limit(8)
+    )
+    local = now.astimezone(tz).date()
+    start = dt.datetime.combine(local - dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(local, dt.time(0), tzinfo=tz)
+    new = await session.execute(
+        repo._visible(select(Customer.name), owners)
+        .where(Customer.created_at >= start, Customer.created_at < end)
+        .order_by(Customer.created_at)
+    )
+    return requests, tuple((n, int(k)) for n, k in overdue.all()), tuple(new.scalars().all())

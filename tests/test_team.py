@@ -203,3 +203,39 @@ async def test_transfer_all_and_deactivate_to_an_heir(db: Database, clock: Clock
         assert owners == {boss.id}
         rows = (await s.execute(select(Change).where(Change.field == "owner"))).scalars().all()
         assert len(rows) == 5 and {r.reason for r in rows} == {"reorganisation", "deactivated"}
+
+
+async def test_a_managers_morning_digest(db: Database, clock: Clock) -> None:
+    c = await cast(db, clock)
+    rita = Person(c.router, REGION)
+    await rita.data(f"g|cust|{c.ids[SHULAN]}")
+    await rita.tap("提议修改")
+    await rita.tap("备注")
+    await rita.say("前台说周五不上班")
+    await rita.say("拜访时了解到的")
+    await rita.tap("保存")
+    async with db.sessions.begin() as s:
+        ann = await repo.user_by_telegram(s, ANN)
+        assert ann is not None
+        s.add(
+            FollowUp(
+                customer_id=c.ids[SHULAN],
+                occurred_on=clock().date(),
+                mode="phone",
+                content="电话沟通了报价的细节和实施计划",
+                next_at=clock(),
+                created_by=ann.id,
+            )
+        )
+    clock.advance(days=1)
+    boss = Person(c.router, BOSS)
+    await boss.command("today")
+    assert "等你审批的修改申请:1 个" in boss.text
+    assert "团队逾期跟进:\n  • Ann: 1" in boss.text
+    assert "团队昨天新建客户 3 个" in boss.text and XIHU in boss.text and YUANJING not in boss.text
+    ann_p = Person(c.router, ANN)  # the owner decides requests too; the team parts are a manager's
+    await ann_p.command("today")
+    assert "等你审批的修改申请:1 个" in ann_p.text and "团队" not in ann_p.text
+    ben = Person(c.router, BEN)
+    await ben.command("today")
+    assert "修改申请" not in ben.text

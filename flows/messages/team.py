@@ -133,6 +133,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "merge.moves.requests": "修改申请 {count}",
         "merge.moves.history": "变更历史 {count}",
         "merge.moves.nothing": "没有关联记录",
+        "digest.requests": "📝 等你审批的修改申请:{count} 个(/requests)",
+        "digest.team_overdue": "👥 团队逾期跟进:",
+        "digest.new_yesterday": "🆕 团队昨天新建客户 {count} 个:",
     },
     "en": {
         "help.deal": "record a deal (date, product, amount, payment method)",
@@ -266,6 +269,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "merge.moves.requests": "change requests {count}",
         "merge.moves.history": "history {count}",
         "merge.moves.nothing": "nothing attached",
+        "digest.requests": "📝 Change requests waiting for you: {count} (/requests)",
+        "digest.team_overdue": "👥 The team's overdue follow-ups:",
+        "digest.new_yesterday": "🆕 New customers in the team yesterday: {count}",
     },
 }
 
