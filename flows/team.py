@@ -124,10 +124,9 @@ def _keep(name: str) -> Step:
         a, b = (env.answers.get("conflicts") or {}).get(name, ("", ""))
         if choices is not None:  # codes are stored; people read labels
             a, b = choices.label(a, env.lang), choices.label(b, env.lang)
-        source, target = env.answers["source"]["name"], env.answers["target"]["name"]
         return [
-            (f"{source[:16]}: {a}"[:60], {"label": a, "side": "source"}),
-            (f"{target[:16]}: {b}"[:60], {"label": b, "side": "target"}),
+            (f"{a[:44]} · {t(env.lang, 'merge.side.source')}", {"label": a, "side": "source"}),
+            (f"{b[:44]} · {t(env.lang, 'merge.side.target')}", {"label": b, "side": "target"}),
         ]
 
     return Pick(f"keep_{name}", options, ask_if=lambda a: name in (a.get("conflicts") or {}))

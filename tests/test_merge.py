@@ -165,9 +165,10 @@ async def test_merge_from_the_card_moves_every_child_row(db: Database, clock: Cl
             break
         seen.append(boss.text.splitlines()[-1])
         if "行业不同" in boss.text:
+            assert "零售业 · 合并掉的" in boss.labels and "信息技术 · 保留的" in boss.labels
             await boss.tap("零售业")  # the merged one's industry wins
         else:
-            await boss.tap(SHULAN[:16])  # the survivor's value
+            await boss.tap("保留的")  # the survivor's value
     assert any("名称不同" in x for x in seen) and any("行业不同" in x for x in seen)
     await boss.say("同一家公司,两人各建了一条")
     assert "合并预览" in boss.text

@@ -239,3 +239,49 @@ async def test_a_managers_morning_digest(db: Database, clock: Clock) -> None:
     ben = Person(c.router, BEN)
     await ben.command("today")
     assert "修改申请" not in ben.text
+
+
+def test_the_desk_speaks_both_languages() -> None:
+    from flows.messages.team import MESSAGES
+
+    assert MESSAGES["zh"].keys() == MESSAGES["en"].keys()
+
+
+async def test_transfer_command_on_the_open_card_in_english(db: Database, clock: Clock) -> None:
+    c = await cast(db, clock)
+    boss = Person(c.router, BOSS, "en")
+    await boss.command("transfer")
+    assert "Open the customer with /find first" in boss.text
+    await boss.data(f"g|cust|{c.ids[XIHU]}")
+    await boss.command("transfer")
+    assert "Transfer to whom?" in boss.text
+    await boss.tap("Ann")
+    await boss.say("Ben is on leave")
+    assert "Please confirm the transfer" in boss.text
+    await boss.tap("Save")
+    assert "now belongs to Ann" in boss.text
+    ann = Person(c.router, ANN)
+    await ann.command("transfer")  # a manager's command: sales get the help
+    assert "/log" in ann.text
+
+
+async def test_a_change_to_a_contact_can_be_proposed(db: Database, clock: Clock) -> None:
+    c = await cast(db, clock)
+    async with db.sessions.begin() as s:
+        ann = await repo.user_by_telegram(s, ANN)
+        assert ann is not None
+        await repo.create_contact(s, ann, c.ids[SHULAN], {"name": "周杰", "position": "CTO"}, [], clock())
+    rita = Person(c.router, REGION)
+    await rita.data(f"g|prop|{c.ids[SHULAN]}")
+    assert "要修改哪条记录" in rita.text
+    await rita.tap("联系人 周杰")
+    await rita.tap("职位")
+    await rita.say("CEO")
+    await rita.say("名片上已经是CEO了")
+    await rita.tap("保存")
+    assert "等待 Ann、Boss 审批" in rita.text
+    boss = Person(c.router, BOSS)
+    await boss.command("requests")
+    assert "CTO → CEO" in boss.text
+    await boss.tap("批准")
+    assert "已批准" in boss.text and "周杰 (CEO)" in boss.text

@@ -117,7 +117,7 @@ async def test_the_managers_desk_end_to_end(
         message = await _until(boss, "保留哪一个", "合并原因")
         if "合并原因" in message["text"]:
             break
-        await boss.tap(SHULAN[:16], message)
+        await boss.tap("保留的", message)
     boss.say("同一家公司的两个名字")
     await boss.expect("合并预览")
     await boss.tap("保存")
