@@ -11,7 +11,7 @@ from flows.dates import format_date, format_when
 from flows.engine import Button, Reply
 from flows.i18n import t
 from flows.refs import ContactRef
-from flows.team import DealLine, card_rows, deal_lines
+from flows.team_card import DealLine, card_rows, deal_lines
 
 
 @dataclass(frozen=True)

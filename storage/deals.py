@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.team import DealLine
+from flows.team_card import DealLine
 from storage import repo
 from storage.models import Change, Customer, Deal, User
 

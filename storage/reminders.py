@@ -384,7 +384,7 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
     for cid, name, contact, fields in contacts.all():
         if fields:
             pending.append(DigestLine(cid, name, fields=tuple(fields), record="contact", contact=contact))
-    from storage.team import manager_morning  # the manager's additions (issue 12)
+    from storage.morning import manager_morning  # the manager's additions (issue 12)
 
     requests_count, team_overdue, new_yesterday = await manager_morning(session, user, now, tz)
     return Digest(

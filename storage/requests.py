@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.team import notice
 from storage import notices, repo
 from storage.models import ChangeRequest, Contact, Customer, User
+from storage.morning import waiting_query
 
 
 @dataclass(frozen=True)
@@ -225,14 +226,8 @@ async def _tell_proposer(
 
 
 async def waiting_for(session: AsyncSession, user: User, limit: int = 10) -> tuple[list[RequestView], int]:
-    """Pending requests the user may decide (for /requests and the morning digest), oldest first."""
-    owners = await repo.team_ids(session, user)
-    query = select(ChangeRequest, Customer).join(Customer, Customer.id == ChangeRequest.customer_id)
-    query = query.where(ChangeRequest.state == "pending", Customer.merged_into_id.is_(None))
-    if owners is not None:
-        query = query.where(Customer.owner_id.in_(set(owners)))  # decided by owners' side, not regions
-    if user.role == "sales":
-        query = query.where(Customer.owner_id == user.id)
+    """Pending requests the user may decide (for /requests), oldest first, and how many there are."""
+    query = await waiting_query(session, user)
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = (await session.execute(query.order_by(ChangeRequest.id).limit(limit))).all()
     return [await _view(session, r, c) for r, c in rows], int(total)

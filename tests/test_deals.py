@@ -125,6 +125,13 @@ async def test_forged_deal_buttons_get_nothing(db: Database, clock: Clock) -> No
         ):
             await p.data(data)
             assert "无权" in p.text, (who, data, p.text)
+    for who in (OUT, BEN):  # the deals list is as visible as the card
+        p = Person(c.router, who)
+        await p.data(f"g|deals|{c.ids[SHULAN]}")
+        assert "无权" in p.text
+    rita = Person(c.router, REGION)  # who sees the card sees its deals, without Edit
+    await rita.data(f"g|deals|{c.ids[SHULAN]}")
+    assert "¥120,000.00" in rita.text and not rita.labels
     boss = Person(c.router, BOSS)  # the owner's manager may
     await boss.data(f"g|dedit|{deal_id}")
     assert "要修改哪一项" in boss.text

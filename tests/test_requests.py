@@ -141,7 +141,18 @@ async def test_forged_request_buttons_get_nothing(db: Database, clock: Clock) ->
         ):
             await p.data(data)
             assert "无权" in p.text, (who, data)
-    for who, data in ((ANN, f"g|prop|{shulan}"), (OUT, f"g|prop|{shulan}"), (OUT, f"g|propx|{shulan}")):
+    async with db.sessions.begin() as s:
+        ann = await repo.user_by_telegram(s, ANN)
+        assert ann is not None
+        contact = await repo.create_contact(s, ann, shulan, {"name": "周杰"}, [], clock())
+    for who, data in (
+        (ANN, f"g|prop|{shulan}"),
+        (OUT, f"g|prop|{shulan}"),
+        (OUT, f"g|propx|{shulan}"),
+        (OUT, f"g|propc|{contact.id}"),
+        (ANN, f"g|propc|{contact.id}"),
+        (REGION, "g|propc|999999"),
+    ):
         p = Person(c.router, who)  # the owner edits instead; the outsider may not see it at all
         await p.data(data)
         assert "无权" in p.text, (who, data)

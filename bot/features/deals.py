@@ -11,7 +11,8 @@ from bot.turn import Incoming, Turn, record_id
 from flows.engine import Button, Reply, State
 from flows.i18n import t
 from flows.money import format_money
-from flows.team import FLOWS, deal_lines, deal_values
+from flows.team import FLOWS, deal_values
+from flows.team_card import deal_lines
 from storage import deals, repo
 
 
