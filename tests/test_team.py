@@ -68,6 +68,8 @@ async def test_list_filters_typed_combined_and_as_buttons(db: Database, clock: C
     assert SHULAN in boss.text and XIHU not in boss.text and "共 1 个" in boss.text
     await boss.command("list", "杭州")
     assert SHULAN in boss.text and XIHU in boss.text and YUNFAN not in boss.text
+    await boss.command("list", "信息技术 潜在客户 C")  # industry, status and intent combined
+    assert XIHU in boss.text and "共 1 个" in boss.text
     await boss.command("list", "owner:Ben")
     assert XIHU in boss.text and SHULAN not in boss.text
     await boss.command("list", "VIP")  # the outsider's VIP customer is not the boss's to see

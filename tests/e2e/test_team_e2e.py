@@ -21,7 +21,7 @@ from storage.models import Change, Customer, Deal
 from tests.conftest import Clock, Database
 from tests.e2e.conftest import Chat, application
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
-from tests.team_setup import ANN, BOSS, OUT, REGION, cast
+from tests.team_setup import ANN, BEN, BOSS, OUT, REGION, cast
 
 SHULAN, XIHU = "杭州数澜科技有限公司", "杭州西湖贸易有限公司"
 
@@ -123,7 +123,10 @@ async def test_the_managers_desk_end_to_end(
     await boss.tap("保存")
     await boss.expect("已合并到")
 
-    # the outsider sees none of it
+    # the merged customer's old owner no longer sees it; the outsider sees none of it
+    ben = Chat(fake_api, _user(BEN, "Ben"))
+    ben.say("/find 西湖")
+    await ben.expect("没有找到")
     otto.say("/find 数澜")
     await otto.expect("没有找到")
     async with db.sessions() as s:
