@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parser("list", help="list users")
     deactivate = users.add_parser("deactivate", help="take access away and hand customers to the manager")
     deactivate.add_argument("telegram_id", type=int)
+    deactivate.add_argument("--to", type=int, help="Telegram id of who inherits the customers")
+    regions = users.add_parser("regions", help="the provinces or cities a manager looks after")
+    regions.add_argument("telegram_id", type=int)
+    regions.add_argument("regions", nargs="*", help="e.g. 浙江省 上海市 (none: clear them)")
+    customers = sub.add_parser("customers", help="manage customers").add_subparsers(
+        dest="customers_command", required=True
+    )
+    transfer = customers.add_parser("transfer", help="move all of one person's customers to another")
+    transfer.add_argument("--from", dest="from_id", type=int, required=True, help="Telegram id")
+    transfer.add_argument("--to", dest="to_id", type=int, required=True, help="Telegram id")
+    transfer.add_argument("--reason", default="transfer", help="kept in every customer's history")
     try:
         from bot import when_cmd
 
@@ -45,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_runtime
-    from storage import repo
+    from storage import repo, team, transfers
     from storage.tx import transaction
 
     runtime = await open_runtime(settings)
@@ -67,11 +78,41 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"{u.telegram_id}\t{u.name}\t{u.role}\tmanager={manager}\t{state}")
             elif args.users_command == "deactivate":
                 try:
-                    user, moved = await repo.deactivate_user(session, args.telegram_id)
+                    if args.to is not None:
+                        user, moved = await transfers.deactivate_to(session, args.telegram_id, args.to)
+                    else:
+                        user, moved = await repo.deactivate_user(session, args.telegram_id)
                 except ValueError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2
                 print(f"deactivated {user.telegram_id}; {moved} customers reassigned")
+            elif args.users_command == "regions":
+                try:
+                    user = await team.set_regions(session, args.telegram_id, args.regions)
+                except ValueError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+                shown = " ".join(await team.regions_of(session, user.id)) or "none"
+                print(f"{user.telegram_id} regions: {shown}")
+        return 0
+    finally:
+        await runtime.close()
+
+
+async def _customers(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import open_runtime
+    from storage import transfers
+    from storage.tx import transaction
+
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            try:
+                moved = await transfers.transfer_all(session, args.from_id, args.to_id, args.reason)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        print(f"{moved} customers transferred from {args.from_id} to {args.to_id}")
         return 0
     finally:
         await runtime.close()
@@ -173,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return _with_database(settings, _users(args, settings))
+    if args.command == "customers":
+        return _with_database(settings, _customers(args, settings))
     if args.command == "migrate":
         return _with_database(settings, _migrate(settings))
     if args.command == "chat" or (args.command == "run" and settings.bot_token is None):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from flows.dates import format_date, format_when
 from flows.engine import Button, Flow, Reply
@@ -33,7 +34,7 @@ URGENT_GRACE = dt.timedelta(hours=1)
 CONTENT_CHARS = 300
 DIGEST_LINES = 8
 
-KINDS = ("due", "nocontact", "noupdate", "pending", "birthday", "digest")
+KINDS = ("due", "nocontact", "noupdate", "pending", "birthday", "digest", "notice")
 # Only a due follow-up can be urgent; everything else waits for the end of quiet hours.
 MAY_BE_URGENT = frozenset({"due"})
 
@@ -348,15 +349,26 @@ class Digest:
     overdue_count: int = 0
     today_count: int = 0
     pending_count: int = 0
+    # a manager's morning (storage/team.py): change requests waiting, the team's overdue, new customers
+    requests_count: int = 0
+    team_overdue: tuple[tuple[str, int], ...] = ()
+    new_yesterday: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.overdue_count or self.today_count or self.pending_count)
+        """Nothing to act on; yesterday's new customers alone are news, not a reason to write."""
+        return not (
+            self.overdue_count
+            or self.today_count
+            or self.pending_count
+            or self.requests_count
+            or self.team_overdue
+        )
 
 
 def digest_reply(d: Digest, lang: str) -> Reply:
     lines = [t(lang, "rem.digest.title", date=format_date(d.day, lang, today=d.day))]
-    if d.empty:
+    if d.empty and not d.new_yesterday:
         lines.append(t(lang, "rem.digest.empty"))
         return Reply("\n".join(lines))
     opened: dict[int, str] = {}
@@ -382,6 +394,9 @@ def digest_reply(d: Digest, lang: str) -> Reply:
     section("rem.digest.overdue", d.overdue, d.overdue_count, "time")
     section("rem.digest.today", d.today, d.today_count, "time")
     section("rem.digest.pending", d.pending, d.pending_count, "fields")
+    from flows.team import manager_digest_lines
+
+    lines += manager_digest_lines(d.requests_count, d.team_overdue, d.new_yesterday, lang)
     rows = [[Button(_clip(name, 40), f"g|cust|{cid}")] for cid, name in list(opened.items())[:DIGEST_LINES]]
     return Reply("\n".join(lines), rows)
 
@@ -416,9 +431,14 @@ class Facts:
     never_contacted: bool = False
     day: dt.date | None = None  # birthday: the birthday; a follow-up's pending field: its date
     ahead: int = 0  # birthday: days before it (0: on the day)
+    notice: dict[str, Any] | None = None  # kind "notice": a message for one person (flows/team.py)
 
 
 def reminder_reply(f: Facts, lang: str, tz: dt.tzinfo, now: dt.datetime) -> Reply:
+    if f.kind == "notice":
+        from flows.team import notice_reply
+
+        return notice_reply(f.notice or {}, lang)
     if f.kind == "due":
         assert f.at is not None
         return due_reply(DueView(f.reminder_id, f.customer, f.content, f.at.astimezone(tz), f.contact), lang)

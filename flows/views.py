@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from flows.choices import CUSTOMER_STATUS, FOLLOW_MODE, INDUSTRY, INTENT
 from flows.dates import format_date, format_when
 from flows.engine import Button, Reply
 from flows.i18n import t
 from flows.refs import ContactRef
+from flows.team_card import DealLine, card_rows, deal_lines
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class CustomerView:
     people: tuple[ContactLine, ...] = ()  # the contacts in full (role, phone, e-mail)
     followups: int = 0  # how many follow-ups in all (the History button)
     changes: int = 0  # how many changes in the history (the Changes button)
+
+    # the manager's desk (flows/team.py renders these)
+    deals: tuple[DealLine, ...] = ()
+    deal_totals: dict[str, Decimal] = field(default_factory=dict)
+    deal_count: int = 0
+    may_manage: bool = False  # the owner's manager or an admin: transfer, merge
+    may_propose: bool = False  # may see but not edit: propose a change instead
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ def customer_card(view: CustomerView, lang: str) -> Reply:
         lines.append(t(lang, "card.next", when=format_when(view.next_at, lang)))
     if view.location:
         lines.append(t(lang, "card.location", lat=f"{view.location[0]:.5f}", lon=f"{view.location[1]:.5f}"))
+    lines += deal_lines(view.deals, view.deal_totals, view.deal_count, lang)
     rows = [
         [
             Button(t(lang, "card.btn.log"), f"g|log|{view.id}"),
@@ -145,6 +155,7 @@ def customer_card(view: CustomerView, lang: str) -> Reply:
         rows.extend(
             [Button(t(lang, "card.btn.edit_contact", name=c.name[:20]), f"g|editc|{c.id}")] for c in editable
         )
+    rows += card_rows(view.id, view.may_edit, view.may_propose, view.may_manage, view.deal_count, lang)
     return Reply("\n".join(line for line in lines if line is not None), rows)
 
 

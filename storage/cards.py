@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.views import DETAIL_FIELDS, ContactLine, CustomerView, FollowUpLine
-from storage import history, repo
+from storage import deals, history, repo
 from storage.files import attachments_of
 from storage.models import Contact, User
 
@@ -28,6 +28,8 @@ async def customer_view(
     due = await repo.next_due(session, customer.id)
     located = next((f for f in recent if f.latitude is not None and f.longitude is not None), None)
     owners = await repo.team_ids(session, user)
+    may_edit = repo.may_edit(user, owners, customer)
+    latest, totals, deal_count = await deals.of_customer(session, customer.id)
     return CustomerView(
         id=customer.id,
         number=customer.number,
@@ -53,6 +55,11 @@ async def customer_view(
         people=tuple(await contact_lines(session, customer.id)),
         followups=await history.count_followups(session, customer.id),
         changes=await history.count_changes(session, customer.id),
+        deals=tuple(latest),
+        deal_totals=totals,
+        deal_count=deal_count,
+        may_manage=repo.may_manage(user, owners, customer),
+        may_propose=not may_edit,
     )
 
 

@@ -227,6 +227,7 @@ class Change(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # an approved change request
 
 
 class Conversation(Base):
@@ -325,3 +326,40 @@ class ReminderCursor(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     until: Mapped[dt.datetime]
+
+
+class UserRegion(Base):
+    """A province or city a manager looks after: its customers are theirs to see, as SPEC's regions say."""
+
+    __tablename__ = "user_regions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ChangeRequest(Base):
+    """A change proposed by someone who may see a record but not edit it, until approved or rejected.
+
+    `old_value` is the field as the proposer saw it: if the record differs when the request is
+    decided, the request is stale and cannot be approved without the approver seeing the new value.
+    state: pending → approved | rejected.
+    """
+
+    __tablename__ = "change_requests"
+    __table_args__ = (Index("ix_change_requests_state", "state", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"value": the answer as stored}
+    new_text: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(200))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

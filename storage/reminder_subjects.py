@@ -37,6 +37,9 @@ async def subject(s: AsyncSession, row: Reminder, now: dt.datetime | None = None
         return await _pending(s, row)
     if row.kind == "birthday":
         return await _birthday(s, row)
+    if row.kind == "notice":  # a message for one person (a transfer, a change request): always true
+        facts = rules.Facts("notice", row.id, row.customer_id or 0, "", notice=dict(row.detail or {}))
+        return Subject(row.user_id, None, facts)
     return "unknown"
 
 

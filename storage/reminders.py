@@ -434,6 +434,9 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
     for cid, name, fields in followups.all():
         if fields:
             pending.append(DigestLine(cid, name, fields=tuple(fields), record="followup"))
+    from storage.morning import manager_morning  # the manager's additions (issue 12)
+
+    requests_count, team_overdue, new_yesterday = await manager_morning(session, user, now, tz)
     return Digest(
         day=local.date(),
         overdue=overdue,
@@ -442,6 +445,9 @@ async def digest(session: AsyncSession, user: User, now: dt.datetime, tz: dt.tzi
         overdue_count=overdue_count,
         today_count=today_count,
         pending_count=len(pending),
+        requests_count=requests_count,
+        team_overdue=team_overdue,
+        new_yesterday=new_yesterday,
     )
 
 

@@ -27,6 +27,7 @@ from storage.models import (
     FollowUp,
     SeenUpdate,
     User,
+    UserRegion,
 )
 
 NAME_SIMILARITY = 88.0
@@ -105,6 +106,15 @@ async def deactivate_user(session: AsyncSession, telegram_id: int) -> tuple[User
     return user, moved
 
 
+class Sight(set[int]):
+    """The owner ids a user may see, plus the regions (provinces or cities) a manager looks after:
+    customers there are visible too, though not editable (may_edit looks at owners only)."""
+
+    def __init__(self, ids: set[int], regions: tuple[str, ...] = ()) -> None:
+        super().__init__(ids)
+        self.regions = regions
+
+
 async def team_ids(session: AsyncSession, user: User) -> set[int] | None:
     """Owner ids whose customers `user` may see; None means everyone (admin)."""
     if user.role == "admin":
@@ -118,12 +128,23 @@ async def team_ids(session: AsyncSession, user: User) -> set[int] | None:
             )
             frontier = set(rows) - ids
             ids |= frontier
+        regions = (
+            await session.execute(select(UserRegion.region).where(UserRegion.user_id == user.id))
+        ).scalars()
+        return Sight(ids, tuple(sorted(regions)))
     return ids
 
 
 def _visible(query: Any, owners: set[int] | None) -> Any:
     query = query.where(Customer.merged_into_id.is_(None))
-    return query if owners is None else query.where(Customer.owner_id.in_(owners))
+    if owners is None:
+        return query
+    regions = getattr(owners, "regions", ())
+    if regions:
+        return query.where(
+            or_(Customer.owner_id.in_(owners), Customer.province.in_(regions), Customer.city.in_(regions))
+        )
+    return query.where(Customer.owner_id.in_(owners))
 
 
 # ---------------------------------------------------------------- customers
@@ -349,6 +370,13 @@ def may_edit(user: User, owner_team: set[int] | None, customer: Customer) -> boo
     if user.role == "admin":
         return True
     if customer.owner_id == user.id:
+        return True
+    return user.role == "manager" and owner_team is not None and customer.owner_id in owner_team
+
+
+def may_manage(user: User, owner_team: set[int] | None, customer: Customer) -> bool:
+    """Transfer or merge: a manager above the owner (or the owner, being a manager), or an admin."""
+    if user.role == "admin":
         return True
     return user.role == "manager" and owner_team is not None and customer.owner_id in owner_team
 

@@ -7,15 +7,54 @@ from bot.turn import PAGE, Incoming, Turn, record_id
 from flows.engine import Button, Reply
 from flows.i18n import t
 from flows.normalize import typed_number
-from storage import repo
+from flows.team import Filter, describe, list_reply, scope_buttons
+from storage import merge, repo, team
 
 
 async def find(turn: Turn, inc: Incoming) -> list[Reply]:
-    return await turn.find(inc.args)
+    merged = await merge.merged_by_number(turn.tx, turn.user, inc.args) if inc.args.strip() else None
+    if merged is not None:  # a merged customer stays readable by its old number
+        old, survivor = merged
+        text = t(
+            turn.lang,
+            "merge.merged_card",
+            number=old.number,
+            name=old.name,
+            target=survivor.number,
+            reason=old.merge_reason or "",
+        )
+        button = Button(
+            t(turn.lang, "merge.btn.open_target", target=survivor.number), f"g|cust|{survivor.id}"
+        )
+        return [Reply(text, [[button]])]
+    return await find_by_tag_or_place(turn, inc)
 
 
 async def my(turn: Turn, inc: Incoming) -> list[Reply]:
+    if turn.user.role in ("manager", "admin"):  # mine / my team / one person (/ everyone)
+        return [Reply(t(turn.lang, "list.scope.pick"), scope_buttons(turn.user.role, turn.lang))]
     return await _page(turn, 0, edit=False)
+
+
+async def find_by_tag_or_place(turn: Turn, inc: Incoming) -> list[Reply]:
+    """/find 杭州 or /find VIP客户: a city, province or tag lists its customers; anything else is a search."""
+    text = inc.args.strip()
+    if text and " " not in text:
+        places, tags, _ = await team.vocabulary(turn.tx, turn.user)
+        wanted = text.lstrip("#")
+        f: Filter | None = None
+        if wanted in tags or any(x.casefold() == wanted.casefold() for x in tags):
+            f = Filter(tag=next(x for x in tags if x.casefold() == wanted.casefold()))
+        elif any(p == text or p.removesuffix("市").removesuffix("省") == text for p in places):
+            f = Filter(place=text)
+        if f is not None:
+            lines, total = await team.filtered(turn.tx, turn.user, f, turn.clock(), 0, PAGE)
+            data = f"g|lp|{{offset}}|{f.to_args()}"
+            page = list_reply(
+                describe(f, turn.lang), lines, total, 0, PAGE, data, turn.lang, turn.services.tz
+            )
+            return [page]
+    return await turn.find(text)
 
 
 async def my_page(turn: Turn, inc: Incoming) -> list[Reply]:

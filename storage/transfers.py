@@ -1,0 +1,141 @@
+"""Moving customers to another owner: one from the card, all of a person's from the command line,
+or a deactivated person's to a chosen heir. Each move is a change-history row with the reason, the
+customer's open reminders follow it, and the new owner is told."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.team import notice
+from storage import notices, repo
+from storage.models import Change, Customer, Reminder, User, utcnow
+
+OPEN_REMINDERS = ("pending", "held")
+
+
+async def candidates(session: AsyncSession, actor: User, customer: Customer) -> list[User]:
+    """Whom the actor may hand the customer to: their team (themselves included), anyone for an admin."""
+    owners = await repo.team_ids(session, actor)
+    query = select(User).where(User.active.is_(True), User.id != customer.owner_id).order_by(User.name)
+    if owners is not None:
+        query = query.where(User.id.in_(set(owners)))
+    return list((await session.execute(query)).scalars().all())
+
+
+async def manageable(session: AsyncSession, actor: User, customer_id: int) -> Customer | None:
+    """The customer if the actor may transfer or merge it (the owner's manager, or an admin)."""
+    customer = await repo.visible_customer(session, actor, customer_id)
+    if customer is None:
+        return None
+    owners = await repo.team_ids(session, actor)
+    return customer if repo.may_manage(actor, owners, customer) else None
+
+
+async def transfer(
+    session: AsyncSession, actor: User, customer_id: int, to_user_id: int, reason: str, now: dt.datetime
+) -> Customer:
+    """One customer, from the chat: every right re-checked here, whatever the buttons said."""
+    customer = await manageable(session, actor, customer_id)
+    if customer is None:
+        raise repo.NotAllowed(f"customer {customer_id}")
+    allowed = {u.id for u in await candidates(session, actor, customer)}
+    if to_user_id not in allowed:
+        raise repo.NotAllowed(f"user {to_user_id}")
+    to_user = await session.get(User, to_user_id)
+    assert to_user is not None
+    await _move(session, [customer], to_user, actor.id, reason, now)
+    return customer
+
+
+async def _move(
+    session: AsyncSession,
+    customers: Sequence[Customer],
+    to_user: User,
+    actor_id: int,
+    reason: str,
+    now: dt.datetime,
+) -> int:
+    names = dict((await session.execute(select(User.id, User.name))).all())
+    moved = [c for c in customers if c.owner_id != to_user.id]
+    for c in moved:
+        session.add(
+            Change(
+                entity="customer",
+                entity_id=c.id,
+                field="owner",
+                old_value=names.get(c.owner_id),
+                new_value=to_user.name,
+                reason=reason[:200],
+                user_id=actor_id,
+                at=now,
+            )
+        )
+        c.owner_id = to_user.id
+        c.updated_at = now
+    ids = [c.id for c in moved]
+    if ids:
+        await session.execute(
+            update(Reminder)
+            .where(
+                Reminder.customer_id.in_(ids), Reminder.state.in_(OPEN_REMINDERS), Reminder.kind != "notice"
+            )
+            .values(user_id=to_user.id)
+        )
+        stamp = now.strftime("%Y%m%d%H%M%S")
+        if len(moved) == 1:
+            c = moved[0]
+            detail = notice("xfer.notice_one", {"name": c.name, "number": c.number, "reason": reason[:100]})
+            detail["buttons"] = [["xfer.btn.open", f"g|cust|{c.id}"]]
+        else:
+            detail = notice("xfer.notice_many", {"count": len(moved), "reason": reason[:100]})
+        await notices.notify(session, to_user.id, f"xfer:{to_user.id}:{ids[0]}:{stamp}", detail, now, ids[0])
+    await session.flush()
+    return len(moved)
+
+
+async def _actor_for_cli(session: AsyncSession, fallback: User) -> int:
+    """Whom the history names for a change made at the command line: an active admin, else the heir."""
+    admin = (
+        await session.execute(
+            select(User.id).where(User.role == "admin", User.active.is_(True)).order_by(User.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    return admin if admin is not None else fallback.id
+
+
+async def transfer_all(
+    session: AsyncSession, from_telegram: int, to_telegram: int, reason: str, now: dt.datetime | None = None
+) -> int:
+    """`crm-bot customers transfer --from ID --to ID`: every live customer of one person to another."""
+    now = now or utcnow()
+    source = await repo.user_by_telegram(session, from_telegram)
+    target = await repo.user_by_telegram(session, to_telegram)
+    if source is None or target is None:
+        raise ValueError(f"no user with Telegram id {from_telegram if source is None else to_telegram}")
+    if not target.active:
+        raise ValueError(f"user {to_telegram} is deactivated")
+    if source.id == target.id:
+        raise ValueError("--from and --to are the same person")
+    customers = (
+        (
+            await session.execute(
+                select(Customer).where(Customer.owner_id == source.id, Customer.merged_into_id.is_(None))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    moved = await _move(session, customers, target, await _actor_for_cli(session, target), reason, now)
+    await repo.audit(session, None, "transfer", f"user {source.id} -> {target.id}: {moved} customers")
+    return moved
+
+
+async def deactivate_to(session: AsyncSession, telegram_id: int, heir_telegram: int) -> tuple[User, int]:
+    """`crm-bot users deactivate ID --to ID`: access ends, and the chosen heir inherits the customers."""
+    moved = await transfer_all(session, telegram_id, heir_telegram, "deactivated")
+    user, rest = await repo.deactivate_user(session, telegram_id)  # anything left goes up the chain
+    return user, moved + rest
