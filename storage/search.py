@@ -1,0 +1,147 @@
+"""Customer searches whose cost does not grow with the book: a gram index fetches a few candidates.
+
+Duplicate checks, /find and its fuzzy half used to read every customer's name key and score them all
+in Python. Instead every customer keeps a set of short tokens in `search_grams` (name, name key,
+e-mail, phone and contact names), and a search reads only the postings of its own tokens, each read
+capped at CAP rows: a token shared by more customers than that ("有限", "公司", "ing") names no one
+and is skipped. The candidates then go through the same checks as before (the LIKE conditions, and
+rapidfuzz on the name keys), so what is found is what the full scan found, from a bounded set.
+
+Why a table of our own and not pg_trgm or an FTS5 trigram table: trigram indexes cannot serve a
+two-character needle, and 华为 or 张三 is the usual Chinese search; CJK text gets bigrams here (ASCII
+keeps trigrams, bigrams of Latin letters are too common to select anything). One plain table with a
+primary key also gives the same candidates on SQLite and PostgreSQL, so one equivalence test covers
+both.
+
+Known difference from the full scan (tests/storage/test_search.py measures it): a fuzzy match that
+shares only common tokens with the probe (and is not within one edit of a short key) is not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Contact, Customer, SearchGram
+
+CAP = 100  # postings read per token at most; a token in more customers than this is too common
+_SHORT_KEY = (3, 6)  # name keys this long also index their one-deletion variants (CJK typos)
+_MAX_TOKEN = 64
+
+
+def grams(text: str) -> set[str]:
+    """Bigrams where CJK (or other non-ASCII) text is, trigrams of ASCII, over letters and digits only.
+
+    Each gram depends only on its own characters, so a needle's grams are among the grams of any text
+    that contains it: a text without one of them cannot match, which is what makes the filter safe.
+    """
+    s = "".join(ch for ch in text.lower() if ch.isalnum())
+    out = {s[i : i + 2] for i in range(len(s) - 1) if not s[i : i + 2].isascii()}
+    out.update(s[i : i + 3] for i in range(len(s) - 2) if s[i : i + 3].isascii())
+    return out
+
+
+def _deletions(key: str) -> set[str]:
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def _phone_windows(phone: str) -> set[str]:
+    """Six-character windows: any searched run of 6-8 phone digits contains the first of them."""
+    return {phone[i : i + 6] for i in range(len(phone) - 5)}
+
+
+def customer_tokens(
+    name: str, name_key: str, email: str | None, phone: str | None, contacts: Iterable[str]
+) -> set[str]:
+    """Every token a customer is found by; kept in sync by `reindex`."""
+    tokens = {f"n:{g}" for g in grams(name) | grams(name_key) | grams(email or "")}
+    for contact in contacts:
+        tokens.update(f"n:{g}" for g in grams(contact))
+    if phone:
+        tokens.update(f"p:{w}" for w in _phone_windows(phone.lower()))
+    if 0 < len(name_key) <= _SHORT_KEY[1]:
+        tokens.add(f"d:{name_key}")
+        if len(name_key) >= _SHORT_KEY[0]:
+            tokens.update(f"d:{v}" for v in _deletions(name_key))
+    return {t for t in tokens if len(t) <= _MAX_TOKEN}
+
+
+async def reindex(session: AsyncSession, customer_id: int) -> None:
+    """Recompute a customer's tokens after a create or an edit of a searched field or contact."""
+    customer = await session.get(Customer, customer_id)
+    await session.execute(delete(SearchGram).where(SearchGram.customer_id == customer_id))
+    if customer is None:
+        return
+    contacts = (
+        await session.execute(select(Contact.name).where(Contact.customer_id == customer_id))
+    ).scalars()
+    tokens = customer_tokens(customer.name, customer.name_key, customer.email, customer.phone, list(contacts))
+    if tokens:
+        await session.execute(
+            insert(SearchGram), [{"gram": t, "customer_id": customer_id} for t in sorted(tokens)]
+        )
+
+
+async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = None) -> dict[str, set[int]]:
+    """Customer ids per token in one round trip, CAP + 1 at most each (more means "too common")."""
+    parts = [
+        select(sq.c.gram, sq.c.customer_id)
+        for sq in (
+            select(SearchGram.gram, SearchGram.customer_id)
+            .where(SearchGram.gram == token)
+            .limit(CAP + 1)
+            .subquery()
+            for token in tokens
+        )
+    ]
+    if extra is not None:
+        parts.append(extra)
+    if not parts:
+        return {}
+    found: dict[str, set[int]] = {}
+    for gram, cid in (await session.execute(union_all(*parts))).all():
+        found.setdefault(str(gram), set()).add(int(cid))
+    return found
+
+
+def _rare(found: dict[str, set[int]], tokens: Iterable[str]) -> list[set[int]]:
+    return [found[t] for t in tokens if t in found and len(found[t]) <= CAP]
+
+
+async def substring_candidates(session: AsyncSession, needle: str, digits: str) -> set[int] | None:
+    """Ids that may contain `needle` in a name, e-mail or contact name, or its digits in the phone.
+
+    None when the needle has no selective token (one character, two Latin letters, or only common
+    grams): the caller then runs its old query unrestricted.
+    """
+    text_tokens = [f"n:{g}" for g in sorted(grams(needle))]
+    phone_token = [f"p:{digits[-8:][:6]}"] if len(digits) >= 6 else []
+    found = await _postings(session, text_tokens + phone_token)
+    rare = _rare(found, text_tokens)
+    if not rare:
+        return None
+    ids = set.intersection(*rare)  # a match has every gram of the needle: the rarest ones suffice
+    if phone_token:
+        phone_ids = _rare(found, phone_token)
+        if not phone_ids:
+            return None
+        ids |= phone_ids[0]
+    return ids
+
+
+async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
+    """Ids whose name key may score well against `probe_key`: the same key, a shared uncommon gram,
+    or (short keys) one insertion, deletion or substitution away."""
+    tokens = [f"n:{g}" for g in sorted(grams(probe_key))]
+    if len(probe_key) <= _SHORT_KEY[1] + 1:
+        variants = {probe_key} | (_deletions(probe_key) if len(probe_key) >= _SHORT_KEY[0] else set())
+        tokens += [f"d:{v}" for v in sorted(variants) if v]
+    exact = select(literal("=").label("gram"), Customer.id).where(Customer.name_key == probe_key)
+    found = await _postings(session, tokens, exact)
+    ids = set(found.get("=", set()))
+    for posting in _rare(found, tokens):
+        ids |= posting
+    return ids
