@@ -29,6 +29,7 @@ from storage.models import Contact, Customer, SearchGram
 
 CAP = 100  # postings read per token at most; a token in more customers than this is too common
 _SHORT_KEY = (3, 6)  # name keys this long also index their one-deletion variants (CJK typos)
+_TWICE = (5, 8)  # keys from 5 (probes up to 8) characters long: two-deletion variants too
 _MAX_TOKEN = 64
 
 
@@ -44,8 +45,9 @@ def grams(text: str) -> set[str]:
     return out
 
 
-def _deletions(key: str) -> set[str]:
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+def _deletions(key: str, twice: bool = False) -> set[str]:
+    once = {key[:i] + key[i + 1 :] for i in range(len(key))}
+    return once | {v[:i] + v[i + 1 :] for v in once for i in range(len(v))} if twice else once
 
 
 def _phone_windows(phone: str) -> set[str]:
@@ -62,10 +64,11 @@ def customer_tokens(
         tokens.update(f"n:{g}" for g in grams(contact))
     if phone:
         tokens.update(f"p:{w}" for w in _phone_windows(phone.lower()))
-    if 0 < len(name_key) <= _SHORT_KEY[1]:
+    n = len(name_key)
+    if 0 < n <= _SHORT_KEY[1]:  # "mar" is 75 for "marde": too short to share a selective gram
         tokens.add(f"d:{name_key}")
-        if len(name_key) >= _SHORT_KEY[0]:
-            tokens.update(f"d:{v}" for v in _deletions(name_key))
+        if n >= _SHORT_KEY[0]:
+            tokens.update(f"d:{v}" for v in _deletions(name_key, twice=n >= _TWICE[0]))
     return {t for t in tokens if len(t) <= _MAX_TOKEN}
 
 
@@ -136,9 +139,12 @@ async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
     """Ids whose name key may score well against `probe_key`: the same key, a shared uncommon gram,
     or (short keys) one insertion, deletion or substitution away."""
     tokens = [f"n:{g}" for g in sorted(grams(probe_key))]
-    if len(probe_key) <= _SHORT_KEY[1] + 1:
-        variants = {probe_key} | (_deletions(probe_key) if len(probe_key) >= _SHORT_KEY[0] else set())
-        tokens += [f"d:{v}" for v in sorted(variants) if v]
+    n = len(probe_key)
+    if n <= _TWICE[1]:  # within two insertions or deletions of a short key, or one substitution
+        variants = {probe_key} if n <= _SHORT_KEY[1] else set()
+        if n >= _SHORT_KEY[0]:
+            variants |= _deletions(probe_key, twice=n >= _TWICE[0])
+        tokens += [f"d:{v}" for v in sorted(variants) if len(v) >= 2]
     exact = select(literal("=").label("gram"), Customer.id).where(Customer.name_key == probe_key)
     found = await _postings(session, tokens, exact)
     ids = set(found.get("=", set()))
