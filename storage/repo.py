@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -280,19 +280,14 @@ async def search_customers(session: AsyncSession, user: User, text: str, limit: 
         conditions.append(Customer.phone.like(f"%{digits[-8:]}%"))
     contact_hit = select(Contact.customer_id).where(Contact.name.ilike(like))
     # the gram index narrows the LIKE conditions to a few ids; None: no selective gram, scan as before
-    narrowed = await search.substring_candidates(session, like.strip("%"), digits)
+    narrowed = await search.substring_candidates(session, like.strip("%"), digits, needle.upper())
     if narrowed is not None:
         contact_hit = contact_hit.where(Contact.customer_id.in_(narrowed))
     conditions.append(Customer.id.in_(contact_hit))
-    matched = or_(*conditions[1:])
-    if narrowed is not None:
-        matched = and_(Customer.id.in_(narrowed), matched)
-    query = (
-        _visible(select(Customer), owners)
-        .where(or_(conditions[0], matched))
-        .order_by(Customer.updated_at.desc())
-        .limit(limit)
-    )
+    query = _visible(select(Customer), owners).where(or_(*conditions))
+    if narrowed is not None:  # the number is among the candidates: one id list for the planner
+        query = query.where(Customer.id.in_(narrowed))
+    query = query.order_by(Customer.updated_at.desc()).limit(limit)
     found = list((await session.execute(query)).scalars().all())
     if len(found) < limit and len(core_name(needle)) >= 2:
         seen = {c.id for c in found}

@@ -33,13 +33,17 @@ _TWICE = (5, 8)  # keys from 5 (probes up to 8) characters long: two-deletion va
 _MAX_TOKEN = 64
 
 
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
 def grams(text: str) -> set[str]:
     """Bigrams where CJK (or other non-ASCII) text is, trigrams of ASCII, over letters and digits only.
 
     Each gram depends only on its own characters, so a needle's grams are among the grams of any text
     that contains it: a text without one of them cannot match, which is what makes the filter safe.
     """
-    s = "".join(ch for ch in text.lower() if ch.isalnum())
+    s = _letters(text)
     out = {s[i : i + 2] for i in range(len(s) - 1) if not s[i : i + 2].isascii()}
     out.update(s[i : i + 3] for i in range(len(s) - 2) if s[i : i + 3].isascii())
     return out
@@ -50,20 +54,21 @@ def _deletions(key: str, twice: bool = False) -> set[str]:
     return once | {v[:i] + v[i + 1 :] for v in once for i in range(len(v))} if twice else once
 
 
-def _phone_windows(phone: str) -> set[str]:
-    """Six-character windows: any searched run of 6-8 phone digits contains the first of them."""
-    return {phone[i : i + 6] for i in range(len(phone) - 5)}
+def _digit_windows(text: str) -> set[str]:
+    """Six-digit windows: any searched run of six digits or more contains its last six as one of them
+    (digit trigrams are too common to select: every phone and many e-mails have them)."""
+    return {w for w in (text[i : i + 6] for i in range(len(text) - 5)) if w.isascii() and w.isdigit()}
 
 
 def customer_tokens(
     name: str, name_key: str, email: str | None, phone: str | None, contacts: Iterable[str]
 ) -> set[str]:
     """Every token a customer is found by; kept in sync by `reindex`."""
-    tokens = {f"n:{g}" for g in grams(name) | grams(name_key) | grams(email or "")}
-    for contact in contacts:
-        tokens.update(f"n:{g}" for g in grams(contact))
+    texts = [name, name_key, email or "", *contacts]
+    tokens = {f"n:{g}" for text in texts for g in grams(text)}
+    tokens.update(f"p:{w}" for text in [*texts, phone or ""] for w in _digit_windows(_letters(text)))
     if phone:
-        tokens.update(f"p:{w}" for w in _phone_windows(phone.lower()))
+        tokens.update(f"p:{w}" for w in _digit_windows(phone))
     n = len(name_key)
     if 0 < n <= _SHORT_KEY[1]:  # "mar" is 75 for "marde": too short to share a selective gram
         tokens.add(f"d:{name_key}")
@@ -111,18 +116,29 @@ async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = N
 
 
 def _rare(found: dict[str, set[int]], tokens: Iterable[str]) -> list[set[int]]:
-    return [found[t] for t in tokens if t in found and len(found[t]) <= CAP]
+    """The complete postings among those read (a token nobody has is the rarest: an empty set)."""
+    return [found.get(t, set()) for t in tokens if len(found.get(t, ())) <= CAP]
 
 
-async def substring_candidates(session: AsyncSession, needle: str, digits: str) -> set[int] | None:
-    """Ids that may contain `needle` in a name, e-mail or contact name, or its digits in the phone.
+async def substring_candidates(
+    session: AsyncSession, needle: str, digits: str, number: str | None = None
+) -> set[int] | None:
+    """Ids that may contain `needle` in a name, e-mail or contact name, or its digits in the phone,
+    plus the customer numbered `number`.
 
     None when the needle has no selective token (one character, two Latin letters, or only common
     grams): the caller then runs its old query unrestricted.
     """
-    text_tokens = [f"n:{g}" for g in sorted(grams(needle))]
-    phone_token = [f"p:{digits[-8:][:6]}"] if len(digits) >= 6 else []
-    found = await _postings(session, text_tokens + phone_token)
+    letters = _letters(needle)
+    if len(letters) >= 6 and letters.isascii() and letters.isdigit():
+        text_tokens = [f"p:{letters[-6:]}"]  # a number typed as text: its digit windows
+    else:
+        text_tokens = [f"n:{g}" for g in sorted(grams(needle))]
+    phone_token = [f"p:{digits[-6:]}"] if len(digits) >= 6 else []
+    by_number = None
+    if number is not None:
+        by_number = select(literal("#").label("gram"), Customer.id).where(Customer.number == number)
+    found = await _postings(session, sorted({*text_tokens, *phone_token}), by_number)
     rare = _rare(found, text_tokens)
     if not rare:
         return None
@@ -132,7 +148,7 @@ async def substring_candidates(session: AsyncSession, needle: str, digits: str) 
         if not phone_ids:
             return None
         ids |= phone_ids[0]
-    return ids
+    return ids | found.get("#", set())
 
 
 async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
