@@ -38,7 +38,7 @@ from tests.namebook import Book, chunks, typo
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PER_OWNER = 150
-RUNS = 60
+RUNS = 100
 NOW = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
 
 
@@ -79,85 +79,102 @@ def _pg(model: Any, column: str, value: Any) -> Any:
     return value
 
 
-async def _timed(runs: list[Callable[[], Awaitable[object]]]) -> tuple[float, float]:
-    took: list[float] = []
-    for run in runs:
-        t0 = time.perf_counter()
-        await run()
-        took.append(time.perf_counter() - t0)
-    took.sort()
+def _p50_p99(took: list[float]) -> tuple[float, float]:
+    took = sorted(took)
     return statistics.median(took) * 1000, took[min(len(took) - 1, int(len(took) * 0.99))] * 1000
 
 
-async def measure(backend: str, size: int) -> dict[str, tuple[float, float]]:
-    owners = max(1, size // PER_OWNER)
-    book = Book(size, owners=owners, seed=size)
-    with tempfile.TemporaryDirectory() as tmp:
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
+class Loaded:
+    """One book in its own database (a SQLite file or a PostgreSQL schema), ready to be searched."""
+
+    def __init__(self, backend: str, size: int, tmp: Path) -> None:
+        self.backend, self.size = backend, size
+        self.book = Book(size, owners=max(1, size // PER_OWNER), seed=size)
+        self.schema = f"bench_{uuid.uuid4().hex[:10]}"
         if backend == "sqlite":
-            engine = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}")
+            self.engine = make_engine(f"sqlite+aiosqlite:///{tmp / f'bench{size}.sqlite3'}")
         else:
-            admin_engine = make_engine(PG_URL)
-            async with admin_engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            engine = make_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+            self.engine = make_engine(PG_URL, connect_args={"server_settings": {"search_path": self.schema}})
+        self.sessions = make_sessions(self.engine)
+
+    async def open(self) -> None:
+        if self.backend == "postgres":
+            admin = make_engine(PG_URL)
+            async with admin.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            await admin.dispose()
+        await migrate(self.engine)
+        t0 = time.perf_counter()
+        await _load(self.engine, self.book)
+        print(f"  loaded {self.size:,} customers on {self.backend} in {time.perf_counter() - t0:.1f} s")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.backend == "postgres":
+            admin = make_engine(PG_URL)
+            async with admin.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            await admin.dispose()
+
+    def calls(self) -> dict[str, list[Callable[[], Awaitable[None]]]]:
+        """RUNS turns per operation, each on a different customer of this book."""
+        r = random.Random(1)
+        picks = [r.choice(self.book.rows) for _ in range(RUNS)]
+        typos = [typo(r, row["name"]) for row in picks]
+
+        def turn(call: Callable[[AsyncSession, User], Awaitable[object]], telegram_id: int) -> Any:
+            async def run() -> None:
+                async with self.sessions() as s:  # a turn: its own session, the user looked up first
+                    user = await repo.user_by_telegram(s, telegram_id)
+                    assert user is not None
+                    await call(s, user)
+
+            return run
+
+        async def note(s: AsyncSession, user: User, name: str) -> None:
+            refs = await repo.own_customer_refs(s, user)
+            understand_note(f"刚和{name}通了电话,他们要报价单,下周二下午两点再跟进", refs, now=NOW)
+
+        return {
+            "duplicate name check": [
+                turn(lambda s, u, n=n: repo.find_duplicates(s, u, DupProbe(name=n)), 1) for n in typos
+            ],
+            "/find exact name": [
+                turn(lambda s, u, n=row["name"]: repo.search_customers(s, u, n), 1) for row in picks
+            ],
+            "/find typo (fuzzy)": [turn(lambda s, u, n=n: repo.search_customers(s, u, n), 1) for n in typos],
+            "/find by phone": [
+                turn(lambda s, u, p=row["phone"][-11:]: repo.search_customers(s, u, p), 1) for row in picks
+            ],
+            "note matching": [
+                turn(lambda s, u, n=row["name"]: note(s, u, n), 9_000_000 + int(row["owner_id"]))
+                for row in picks
+            ],
+        }
+
+
+async def measure(backend: str, sizes: list[int]) -> dict[int, dict[str, tuple[float, float]]]:
+    """All books loaded at once and their runs interleaved, so a busy moment hits every size alike."""
+    with tempfile.TemporaryDirectory() as tmp:
+        books = [Loaded(backend, size, Path(tmp)) for size in sizes]
         try:
-            await migrate(engine)
-            t0 = time.perf_counter()
-            await _load(engine, book)
-            print(f"  loaded {size} customers on {backend} in {time.perf_counter() - t0:.1f} s", flush=True)
-            return await _run(make_sessions(engine), book)
+            for book in books:
+                await book.open()
+            calls = {book.size: book.calls() for book in books}
+            for book in books:  # warm up: connections, statement caches
+                for runs in calls[book.size].values():
+                    await runs[0]()
+            took: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
+            for what in calls[sizes[0]]:
+                for i in range(RUNS):
+                    for size in sizes:
+                        t0 = time.perf_counter()
+                        await calls[size][what][i]()
+                        took[size].setdefault(what, []).append(time.perf_counter() - t0)
+            return {size: {what: _p50_p99(t) for what, t in took[size].items()} for size in sizes}
         finally:
-            await engine.dispose()
-            if backend == "postgres":
-                async with admin_engine.begin() as conn:
-                    await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                await admin_engine.dispose()
-
-
-async def _run(sessions: Any, book: Book) -> dict[str, tuple[float, float]]:
-    r = random.Random(1)
-    picks = [r.choice(book.rows) for _ in range(RUNS)]
-    typos = [typo(r, row["name"]) for row in picks]
-    results: dict[str, tuple[float, float]] = {}
-
-    def turn(call: Callable[[AsyncSession, User], Awaitable[object]], telegram_id: int) -> Callable[[], Any]:
-        async def run() -> None:
-            async with sessions() as s:  # a turn: its own session, the user looked up first
-                user = await repo.user_by_telegram(s, telegram_id)
-                assert user is not None
-                await call(s, user)
-
-        return run
-
-    def sales_of(row: dict[str, Any]) -> int:
-        return 9_000_000 + int(row["owner_id"])
-
-    async def warm() -> None:
-        await turn(lambda s, u: repo.search_customers(s, u, "warm up"), 1)()
-
-    await warm()
-    results["duplicate name check"] = await _timed(
-        [turn(lambda s, u, n=n: repo.find_duplicates(s, u, DupProbe(name=n)), 1) for n in typos]
-    )
-    results["/find exact name"] = await _timed(
-        [turn(lambda s, u, n=row["name"]: repo.search_customers(s, u, n), 1) for row in picks]
-    )
-    results["/find typo (fuzzy)"] = await _timed(
-        [turn(lambda s, u, n=n: repo.search_customers(s, u, n), 1) for n in typos]
-    )
-    results["/find by phone"] = await _timed(
-        [turn(lambda s, u, p=row["phone"][-11:]: repo.search_customers(s, u, p), 1) for row in picks]
-    )
-
-    async def note(s: AsyncSession, user: User, name: str) -> None:
-        refs = await repo.own_customer_refs(s, user)
-        understand_note(f"刚和{name}通了电话,他们要报价单,下周二下午两点再跟进", refs, now=NOW)
-
-    results["note matching"] = await _timed(
-        [turn(lambda s, u, n=row["name"]: note(s, u, n), sales_of(row)) for row in picks]
-    )
-    return results
+            for book in books:
+                await book.close()
 
 
 async def main(sizes: list[int], backends: list[str]) -> None:
@@ -165,9 +182,7 @@ async def main(sizes: list[int], backends: list[str]) -> None:
 
     warm_up()
     for backend in backends:
-        table: dict[int, dict[str, tuple[float, float]]] = {}
-        for size in sizes:
-            table[size] = await measure(backend, size)
+        table = await measure(backend, sizes)
         print(f"\n{backend}: p50 / p99 in ms ({RUNS} runs each; ~{PER_OWNER} customers per sales person)")
         header = "".join(f"{size:>18,}" for size in sizes)
         print(f"{'':24}{header}   ratio {sizes[-1]:,}/{sizes[0]:,} (p50)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, union_all
+from sqlalchemy import delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, Customer, SearchGram
@@ -31,6 +31,7 @@ CAP = 100  # postings read per token at most; a token in more customers than thi
 _SHORT_KEY = (3, 6)  # name keys this long also index their one-deletion variants (CJK typos)
 _TWICE = (5, 8)  # keys from 5 (probes up to 8) characters long: two-deletion variants too
 _MAX_TOKEN = 64
+_ALWAYS = ("=", "#")  # the exact-key and number rows: never "too common"
 
 
 def _letters(text: str) -> str:
@@ -93,8 +94,24 @@ async def reindex(session: AsyncSession, customer_id: int) -> None:
         )
 
 
-async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = None) -> dict[str, set[int]]:
-    """Customer ids per token in one round trip, CAP + 1 at most each (more means "too common")."""
+class _Read:
+    """Postings per token as read, and the tokens found too common to read."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, set[int]] = {}
+        self.common: set[str] = set()
+
+    def rare(self, tokens: Iterable[str]) -> list[set[int]]:
+        """The complete postings of `tokens` (a token nobody has is the rarest: an empty set)."""
+        return [self.ids.get(t, set()) for t in tokens if t not in self.common]
+
+
+async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = None) -> _Read:
+    """Customer ids per token in one round trip; a token in more than CAP customers is common.
+
+    Each token's read stops at CAP + 1 rows, and the database drops the postings of common tokens
+    before sending (one marker row each), so what crosses the wire is bounded by the rare ones.
+    """
     parts = [
         select(sq.c.gram, sq.c.customer_id)
         for sq in (
@@ -107,17 +124,25 @@ async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = N
     ]
     if extra is not None:
         parts.append(extra)
+    found = _Read()
     if not parts:
-        return {}
-    found: dict[str, set[int]] = {}
-    for gram, cid in (await session.execute(union_all(*parts))).all():
-        found.setdefault(str(gram), set()).add(int(cid))
+        return found
+    read = union_all(*parts).subquery()
+    counted = select(
+        read.c.gram,
+        read.c.customer_id,
+        func.count().over(partition_by=read.c.gram).label("n"),
+        func.row_number().over(partition_by=read.c.gram).label("nth"),
+    ).subquery()
+    query = select(counted.c.gram, counted.c.customer_id, counted.c.n).where(
+        or_(counted.c.n <= CAP, counted.c.nth == 1, counted.c.gram.in_(_ALWAYS))
+    )
+    for gram, cid, n in (await session.execute(query)).all():
+        if gram not in _ALWAYS and n > CAP:
+            found.common.add(str(gram))
+        else:
+            found.ids.setdefault(str(gram), set()).add(int(cid))
     return found
-
-
-def _rare(found: dict[str, set[int]], tokens: Iterable[str]) -> list[set[int]]:
-    """The complete postings among those read (a token nobody has is the rarest: an empty set)."""
-    return [found.get(t, set()) for t in tokens if len(found.get(t, ())) <= CAP]
 
 
 async def substring_candidates(
@@ -137,18 +162,20 @@ async def substring_candidates(
     phone_token = [f"p:{digits[-6:]}"] if len(digits) >= 6 else []
     by_number = None
     if number is not None:
-        by_number = select(literal("#").label("gram"), Customer.id).where(Customer.number == number)
+        by_number = select(literal("#").label("gram"), Customer.id.label("customer_id")).where(
+            Customer.number == number
+        )
     found = await _postings(session, sorted({*text_tokens, *phone_token}), by_number)
-    rare = _rare(found, text_tokens)
+    rare = found.rare(text_tokens)
     if not rare:
         return None
     ids = set.intersection(*rare)  # a match has every gram of the needle: the rarest ones suffice
     if phone_token:
-        phone_ids = _rare(found, phone_token)
+        phone_ids = found.rare(phone_token)
         if not phone_ids:
             return None
         ids |= phone_ids[0]
-    return ids | found.get("#", set())
+    return ids | found.ids.get("#", set())
 
 
 async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
@@ -161,9 +188,11 @@ async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
         if n >= _SHORT_KEY[0]:
             variants |= _deletions(probe_key, twice=n >= _TWICE[0])
         tokens += [f"d:{v}" for v in sorted(variants) if len(v) >= 2]
-    exact = select(literal("=").label("gram"), Customer.id).where(Customer.name_key == probe_key)
+    exact = select(literal("=").label("gram"), Customer.id.label("customer_id")).where(
+        Customer.name_key == probe_key
+    )
     found = await _postings(session, tokens, exact)
-    ids = set(found.get("=", set()))
-    for posting in _rare(found, tokens):
+    ids = set(found.ids.get("=", set()))
+    for posting in found.rare(tokens):
         ids |= posting
     return ids
