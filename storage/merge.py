@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.names import best_matches
 from flows.team import MERGE_FIELDS
-from storage import repo, transfers
+from storage import repo, search, transfers
 from storage.models import (
     Attachment,
     Change,
@@ -30,6 +30,9 @@ from storage.models import (
 )
 
 # (name, table, the column that points at the customer, extra condition)
+# Tables derived from a customer's own fields, rebuilt for both customers instead of moved.
+REBUILT: frozenset[tuple[str, str]] = frozenset({("search_grams", "customer_id")})
+
 CHILDREN: tuple[tuple[str, Any, Any, Any], ...] = (
     ("contacts", Contact, Contact.customer_id, None),
     ("followups", FollowUp, FollowUp.customer_id, None),
@@ -135,6 +138,8 @@ async def merge(
     )
     await repo.audit(session, user, "merge", f"customer {source.id} -> {target.id}")
     await session.flush()
+    for rebuilt in (source.id, target.id):  # the survivor is found by the contacts it took over
+        await search.reindex(session, rebuilt)
     return target
 
 

@@ -132,6 +132,18 @@ class Customer(Base):
     merge_reason: Mapped[str | None] = mapped_column(String(200))
 
 
+class SearchGram(Base):
+    """One search token of a customer (storage.search): short postings instead of scanning the book."""
+
+    __tablename__ = "search_grams"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
+
+    gram: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Contact(Base):
     __tablename__ = "contacts"
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.names import best_matches, core_name
 from flows.ports import DupMatch, DupProbe
 from flows.refs import ContactRef, CustomerRef
+from storage import search
 from storage.ids import valid_id
 from storage.models import (
     Audit,
@@ -205,6 +206,7 @@ async def create_customer(
             await session.flush()
     except IntegrityError:
         raise CreditCodeTaken(await _credit_code_number(session, customer.credit_code)) from None
+    await search.reindex(session, customer.id)
     return customer
 
 
@@ -249,7 +251,9 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
         for cid in via_contacts.scalars():
             hit(cid, why)
     if probe.name and core_name(probe.name):
-        keys = dict((await session.execute(select(Customer.id, Customer.name_key).where(live))).all())
+        candidates = await search.name_candidates(session, core_name(probe.name))
+        keys_query = select(Customer.id, Customer.name_key).where(live, Customer.id.in_(candidates))
+        keys = dict((await session.execute(keys_query.order_by(Customer.id))).all())
         for cid, score in best_matches(probe.name, keys, NAME_SIMILARITY):
             hit(cid, "name", score)
     if not reasons:
@@ -323,18 +327,24 @@ async def search_customers(session: AsyncSession, user: User, text: str, limit: 
     if len(digits) >= 6:
         conditions.append(Customer.phone.like(f"%{digits[-8:]}%"))
     contact_hit = select(Contact.customer_id).where(Contact.name.ilike(like))
+    # the gram index narrows the LIKE conditions to a few ids; None: no selective gram, scan as before
+    narrowed = await search.substring_candidates(session, like.strip("%"), digits, needle.upper())
+    if narrowed is not None:
+        contact_hit = contact_hit.where(Contact.customer_id.in_(narrowed))
     conditions.append(Customer.id.in_(contact_hit))
-    query = (
-        _visible(select(Customer), owners)
-        .where(or_(*conditions))
-        .order_by(Customer.updated_at.desc())
-        .limit(limit)
-    )
+    query = _visible(select(Customer), owners).where(or_(*conditions))
+    if narrowed is not None:  # the number is among the candidates: one id list for the planner
+        query = query.where(Customer.id.in_(narrowed))
+    query = query.order_by(Customer.updated_at.desc()).limit(limit)
     found = list((await session.execute(query)).scalars().all())
     if len(found) < limit and len(core_name(needle)) >= 2:
         seen = {c.id for c in found}
-        keys_query = _visible(select(Customer.id, Customer.name_key), owners)
-        keys = {cid: key for cid, key in (await session.execute(keys_query)).all() if cid not in seen}
+        candidates = await search.name_candidates(session, core_name(needle))
+        keys_query = _visible(select(Customer.id, Customer.name_key), owners).where(
+            Customer.id.in_(candidates)
+        )
+        rows = (await session.execute(keys_query.order_by(Customer.id))).all()
+        keys = {cid: key for cid, key in rows if cid not in seen}
         ids = [cid for cid, _ in best_matches(needle, keys, 75, limit - len(found))]
         if ids:
             extra = {
@@ -418,6 +428,7 @@ async def create_contact(
     session.add(contact)
     await session.execute(update(Customer).where(Customer.id == customer_id).values(updated_at=now))
     await session.flush()
+    await search.reindex(session, customer_id)
     return contact
 
 
@@ -493,6 +504,9 @@ async def next_due(session: AsyncSession, customer_id: int) -> FollowUp | None:
 
 
 # ---------------------------------------------------------------- edits with history
+
+
+SEARCHED_FIELDS = frozenset({"name", "email", "phone"})  # what storage.search indexes (contacts: name)
 
 
 def _plain(value: Any) -> str | None:
@@ -572,6 +586,8 @@ async def apply_edit(
     )
     session.add(change)
     await session.flush()
+    if field in SEARCHED_FIELDS:
+        await search.reindex(session, customer.id)
     return change
 
 

@@ -6,7 +6,7 @@ the Remarks check of 200 and then failed every Save. The user-facing limits stay
 the columns no longer add a second, different one. SQLite never enforced the lengths.
 
 Revision ID: 0004_text_limits
-Revises: 0002
+Revises: 0003_search_index
 Create Date: 2026-12-01 23:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_text_limits"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_search_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
