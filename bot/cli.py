@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from bot.config import Settings
 from bot.runtime import open_runtime, setup_logging
@@ -33,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parser("list", help="list users")
     deactivate = users.add_parser("deactivate", help="take access away and hand customers to the manager")
     deactivate.add_argument("telegram_id", type=int)
+    backup = sub.add_parser("backup", help="back up the database and attachments into one archive")
+    backup.add_argument("--to", type=Path, help="archive folder (default: CRM_BACKUP_DIR, else data/backups)")
+    restore = sub.add_parser("restore", help="restore an archive into an empty database and data folder")
+    restore.add_argument("archive", type=Path)
     try:
         from bot import when_cmd
 
@@ -93,6 +98,47 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """A backup while the bot may be running: the copy is consistent, the bot is not disturbed."""
+    from storage import backup as store
+    from storage.db import make_engine
+    from storage.services import system_clock
+
+    engine = make_engine(settings.db_url())
+    try:
+        made = await store.backup(
+            engine,
+            settings.data_dir / "attachments",
+            args.to or settings.backups(),
+            system_clock(),
+            daily=settings.backup_keep_daily,
+            monthly=settings.backup_keep_monthly,
+        )
+    except store.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(f"backup written: {made.path} ({made.size / 1024 / 1024:.1f} MB, {made.files} attachments)")
+    for old in made.removed:
+        print(f"removed by retention: {old.name}")
+    return 0
+
+
+async def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Into the empty database CRM_DATABASE_URL names and the empty data folder CRM_DATA_DIR names."""
+    from storage import backup as store
+
+    try:
+        done = await store.restore(args.archive, settings.db_url(), settings.data_dir / "attachments")
+    except store.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored the backup of {done.created_at}: the database and {done.files} attachments")
+    print("every checksum matched; start the bot as usual")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -107,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return asyncio.run(_users(args, settings))
+    if args.command == "backup":
+        return asyncio.run(_backup(args, settings))
+    if args.command == "restore":
+        return asyncio.run(_restore(args, settings))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "chat" or (args.command == "run" and settings.bot_token is None):

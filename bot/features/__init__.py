@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.feature import Feature
 from bot.features import (
+    backup,
     cards,
     contacts,
     conversation,
@@ -28,4 +29,5 @@ FEATURES: tuple[Feature, ...] = (
     reminder_buttons.FEATURE,
     conversation.FEATURE,
     settings.FEATURE,
+    backup.FEATURE,
 )
