@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.runtime import open_runtime, setup_logging
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--to", type=Path, help="archive folder (default: CRM_BACKUP_DIR, else data/backups)")
     restore = sub.add_parser("restore", help="restore an archive into an empty database and data folder")
     restore.add_argument("archive", type=Path)
+    export = sub.add_parser("export", help="the customers, contacts and follow-ups a user may see, as XLSX")
+    export.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
+    export.add_argument("--to", type=Path, required=True, help="the .xlsx file to write")
     try:
         from bot import when_cmd
 
@@ -139,6 +143,48 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _as_user(session: Any, telegram_id: int) -> Any:
+    user = await repo.user_by_telegram(session, telegram_id)
+    if user is None or not user.active:
+        print(f"error: no active user with Telegram id {telegram_id}", file=sys.stderr)
+        return None
+    return user
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The same workbook as /export, logged in the audit log the same way."""
+    from zoneinfo import ZoneInfo
+
+    from flows.exports import workbook
+    from flows.i18n import lang_of
+    from storage import export as store
+    from storage.sheets import write_xlsx
+
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            if user.role not in ("manager", "admin"):
+                print("error: only managers and admins may export", file=sys.stderr)
+                return 2
+            rows = await store.visible_rows(session, user)
+            scope = "all" if user.role == "admin" else "team"
+            await store.record_export(session, user, scope, "all visible", rows.counts(), args.to.name)
+            lang = lang_of(user.lang or "zh")
+            sheets = workbook(rows.by_sheet(), lang, ZoneInfo(user.tz or settings.timezone))
+        await asyncio.to_thread(write_xlsx, args.to, sheets)
+        counts = rows.counts()
+        print(
+            f"wrote {args.to}: {counts['customers']} customers, {counts['contacts']} contacts, "
+            f"{counts['followups']} follow-ups (logged in the audit log)"
+        )
+        return 0
+    finally:
+        await runtime.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -153,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return asyncio.run(_users(args, settings))
+    if args.command == "export":
+        return asyncio.run(_export(args, settings))
     if args.command == "backup":
         return asyncio.run(_backup(args, settings))
     if args.command == "restore":

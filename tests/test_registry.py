@@ -74,7 +74,9 @@ async def test_a_new_feature_is_one_declaration_and_help_lists_it(db: Database, 
     # every listed command is one the router dispatches, and nothing undeclared is listed
     listed = {line.split()[0][1:] for line in ann.text.splitlines() if line.startswith("/")}
     assert listed == {
-        c.name for c in router.registry.commands.values() if c.help and (c.roles is None or "sales" in c.roles)
+        c.name
+        for c in router.registry.commands.values()
+        if c.help and (c.roles is None or "sales" in c.roles)
     }
 
 

@@ -10,6 +10,7 @@ from bot.features import (
     contacts,
     conversation,
     customers,
+    export,
     files,
     followups,
     lists,
@@ -30,4 +31,5 @@ FEATURES: tuple[Feature, ...] = (
     conversation.FEATURE,
     settings.FEATURE,
     backup.FEATURE,
+    export.FEATURE,
 )
