@@ -13,6 +13,7 @@ from bot.features import (
     export,
     files,
     followups,
+    imports,
     lists,
     notes,
     reminder_buttons,
@@ -32,4 +33,5 @@ FEATURES: tuple[Feature, ...] = (
     settings.FEATURE,
     backup.FEATURE,
     export.FEATURE,
+    imports.FEATURE,
 )
