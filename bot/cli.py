@@ -42,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="the customers, contacts and follow-ups a user may see, as XLSX")
     export.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
     export.add_argument("--to", type=Path, required=True, help="the .xlsx file to write")
+    imp = sub.add_parser("import", help="import customers or contacts from a CSV or XLSX file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the importing user")
+    imp.add_argument("--owner", type=int, help="Telegram id of the new customers' owner (default: --as)")
+    imp.add_argument("--dry-run", action="store_true", help="check and report only; nothing is saved")
+    imp.add_argument("--kind", choices=["customers", "contacts"], help="default: told from the headers")
+    imp.add_argument(
+        "--map", action="append", default=[], metavar="HEADER=FIELD", help="place a header it does not know"
+    )
     try:
         from bot import when_cmd
 
@@ -185,6 +194,73 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    """The chat's import on the command line: the same matching, checks, report and all-or-nothing."""
+    from flows.i18n import lang_of, t
+    from flows.imports import IGNORE, Mapping_, check_rows, fields_of, match_headers
+    from storage import imports as store
+    from storage.services import system_clock
+
+    try:
+        table = await asyncio.to_thread(store.load_table, args.file)
+    except ValueError as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if len(table) < 2:
+        print("error: no data rows (the first row must be the headers)", file=sys.stderr)
+        return 2
+    mapping = match_headers(table[0], args.kind)
+    for spec in args.map:
+        header, _, name = spec.partition("=")
+        if header in table[0] and (name in fields_of(mapping.kind) or name == IGNORE):
+            col = table[0].index(header)
+            mapping.columns[col] = name
+            mapping.unknown = [c for c in mapping.unknown if c != col]
+    for col in mapping.unknown:
+        print(f"column {col + 1} {table[0][col]!r}: unknown header, ignored (--map '{table[0][col]}=FIELD'; "
+              f"fields: {', '.join(fields_of(mapping.kind))})")  # fmt: skip
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            if user.role not in ("manager", "admin"):
+                print("error: only managers and admins may import", file=sys.stderr)
+                return 2
+            owner = user if args.owner is None else await _as_user(session, args.owner)
+            if owner is None:
+                return 2
+            lang = lang_of(user.lang or "zh")
+            keys = await store.book_keys(session, user, mapping.kind)
+            checked = await asyncio.to_thread(
+                check_rows, table, Mapping_(mapping.kind, mapping.columns), keys, lang
+            )
+            report = args.file.with_name(f"{args.file.stem}-errors.xlsx")
+            if await asyncio.to_thread(store.write_report, report, table, checked, lang):
+                print(f"rows not imported, with the reason: {report}")
+            print(f"{mapping.kind}: {len(checked.rows)} rows, {len(checked.new)} new, "
+                  f"{len(checked.errors)} with errors, {len(checked.duplicates)} duplicates")  # fmt: skip
+            if args.dry_run:
+                print("dry run: nothing saved")
+                return 0
+            rows = store.payload(checked)
+            now = system_clock()
+            if mapping.kind == "contacts":
+                count = await store.insert_contacts(session, user, rows, now)
+            else:
+                try:
+                    count = await store.insert_customers(session, owner, user, rows, now)
+                except store.TooMany as exc:
+                    print(f"error: {t('en', 'data.import.too_many', left=exc.left)}", file=sys.stderr)
+                    return 2
+            await store.record_import(session, user, mapping.kind, {"rows": count, "checked": len(rows)})
+        print(f"imported {count} {mapping.kind}")
+        return 0
+    finally:
+        await runtime.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -199,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return asyncio.run(_users(args, settings))
+    if args.command == "import":
+        return asyncio.run(_import(args, settings))
     if args.command == "export":
         return asyncio.run(_export(args, settings))
     if args.command == "backup":

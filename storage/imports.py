@@ -25,6 +25,14 @@ from storage.repo import CONTACT_FIELDS, CUSTOMER_FIELDS, team_ids
 IMPORT_ACTION = "import"
 
 
+class TooMany(Exception):
+    """Customer numbers have a 4-digit counter per day: at most 9,999 customers a day; `left` remain."""
+
+    def __init__(self, left: int) -> None:
+        super().__init__(f"only {left} customer numbers are left today")
+        self.left = left
+
+
 async def book_keys(session: AsyncSession, user: User, kind: str) -> BookKeys:
     """Customers: every live customer's keys (a duplicate the user may not see is named with its owner,
     not its number, as in entry). Contacts: the customers the user may see, and their contacts' keys."""
@@ -65,6 +73,11 @@ async def book_keys(session: AsyncSession, user: User, kind: str) -> BookKeys:
 async def reserve_numbers(session: AsyncSession, day: dt.date, count: int) -> list[str]:
     """`count` customer numbers of `day` in one statement (the day's counter only grows)."""
     key = day.strftime("%Y%m%d")
+    used = (
+        await session.execute(select(DaySequence.last).where(DaySequence.day == key))
+    ).scalar_one_or_none()
+    if (used or 0) + count > 9999:
+        raise TooMany(9999 - (used or 0))
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
@@ -74,8 +87,6 @@ async def reserve_numbers(session: AsyncSession, day: dt.date, count: int) -> li
         .returning(DaySequence.last)
     )
     last = int((await session.execute(stmt)).scalar_one())
-    if last > 9999:
-        raise ValueError("more than 9,999 customers in one day: the number has four digits")
     return [f"C{key}{n:04d}" for n in range(last - count + 1, last + 1)]
 
 

@@ -210,7 +210,10 @@ async def on_go(turn: Turn, inc: Incoming) -> list[Reply]:
     if kind == "contacts":
         count = await store.insert_contacts(turn.tx, turn.user, rows, now)
     else:
-        count = await store.insert_customers(turn.tx, turn.user, turn.user, rows, now)
+        try:
+            count = await store.insert_customers(turn.tx, turn.user, turn.user, rows, now)
+        except store.TooMany as exc:  # checked before anything is written
+            return [Reply(t(lang, "data.import.too_many", left=exc.left))]
     await store.record_import(
         turn.tx, turn.user, kind, {"rows": count, "checked": int(context.get("new", 0))}
     )

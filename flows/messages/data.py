@@ -67,6 +67,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "data.import.error_col": "错误原因",
         "data.import.row_col": "原行号",
         "data.kind.customers": "客户",
+        "data.import.too_many": "客户编号每天最多 9999 个,今天还剩 {left} 个:请把文件分到几天导入。",
         "data.kind.contacts": "联系人",
     },
     "en": {
@@ -135,6 +136,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "data.import.error_col": "Error",
         "data.import.row_col": "Row",
         "data.kind.customers": "customers",
+        "data.import.too_many": "Customer numbers allow at most 9,999 new customers a day and {left} are left today: please split the file over several days.",
         "data.kind.contacts": "contacts",
     },
 }
