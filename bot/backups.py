@@ -94,10 +94,22 @@ class BackupSchedule:
                 log.warning("backup did not finish in %.0fs; cancelled", timeout)
 
 
-def start_backups(app: Any) -> BackupSchedule | None:
-    """From the Application's post_init: the daily backup on PTB's event loop (unless turned off)."""
+def start_data_tasks(app: Any) -> BackupSchedule | None:
+    """From the Application's post_init: the monthly quality reports and the daily backup (unless
+    turned off), on PTB's event loop."""
+    from bot.quality import MonthlyReports
+
     runtime = app.bot_data["runtime"]
     settings: Settings = runtime.settings
+    monthly = MonthlyReports(
+        runtime.sessions,
+        app.bot,
+        settings.data_dir / "exports",
+        settings.timezone,
+        clock=runtime.router.clock,
+    )
+    monthly.start()
+    app.bot_data["monthly_reports"] = monthly
     if not settings.backup_enabled:
         return None
     schedule = BackupSchedule(runtime.engine, runtime.router.files.root, settings, clock=runtime.router.clock)
@@ -107,7 +119,10 @@ def start_backups(app: Any) -> BackupSchedule | None:
     return schedule
 
 
-async def stop_backups(app: Any) -> None:
+async def stop_data_tasks(app: Any) -> None:
+    monthly = app.bot_data.pop("monthly_reports", None)
+    if monthly is not None:
+        await monthly.stop()
     schedule = app.bot_data.pop("backups", None)
     if isinstance(schedule, BackupSchedule):
         await schedule.stop()

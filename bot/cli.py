@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--map", action="append", default=[], metavar="HEADER=FIELD", help="place a header it does not know"
     )
+    stats = sub.add_parser("stats", help="quality numbers of a user (a manager: and their team)")
+    stats.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
+    stats.add_argument("--month", help="YYYY-MM (default: this week)")
     try:
         from bot import when_cmd
 
@@ -261,6 +264,32 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from bot.quality import report
+    from flows import stats as rules
+    from flows.i18n import lang_of
+    from storage.services import system_clock
+
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            tz = ZoneInfo(user.tz or settings.timezone)
+            now = system_clock()
+            period = rules.period(args.month or "", now.astimezone(tz).date())
+            if period is None:
+                print("error: --month takes YYYY-MM, e.g. 2026-11", file=sys.stderr)
+                return 2
+            print((await report(session, user, period, lang_of(user.lang or "zh"), tz, now)).text)
+        return 0
+    finally:
+        await runtime.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -275,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return asyncio.run(_users(args, settings))
+    if args.command == "stats":
+        return asyncio.run(_stats(args, settings))
     if args.command == "import":
         return asyncio.run(_import(args, settings))
     if args.command == "export":

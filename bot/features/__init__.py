@@ -18,6 +18,7 @@ from bot.features import (
     notes,
     reminder_buttons,
     settings,
+    stats,
 )
 
 FEATURES: tuple[Feature, ...] = (
@@ -34,4 +35,5 @@ FEATURES: tuple[Feature, ...] = (
     backup.FEATURE,
     export.FEATURE,
     imports.FEATURE,
+    stats.FEATURE,
 )
