@@ -79,3 +79,28 @@ async def test_an_admins_backup_from_the_chat(bot: Bot) -> None:
     paths = {e["path"] for e in manifest["files"]}
     assert manifest["database"] in paths and len(paths) == 3
     assert manifest["backend"] == ("sqlite" if bot.db.backend == "sqlite" else "postgresql")
+
+
+async def test_an_import_with_errors_sends_a_report_and_imports_the_rest(bot: Bot) -> None:
+    from tests.data.test_import import CSV
+
+    chat, api = Chat(bot.api, BOSS_USER), bot.api
+    chat.say("/import")
+    await chat.expect("请发送要导入的 CSV")
+    mark = api.mark()
+    api.push_document(BOSS, CSV.encode("gbk"), "客户.csv", "text/csv", user=BOSS_USER)
+    await chat.expect("“微信号”我不认识")
+    await chat.tap("忽略这一列")
+    preview = await chat.expect("导入预览(客户,共 6 行)")
+    assert "将新建 3 条" in preview["text"] and "有错误 1 条" in preview["text"]
+    await chat.expect("出错和重复的行在附件里")
+    assert [c.params["file_id"] for c in api.calls_to("getFile", ok_only=True)][-1:]  # downloaded via getFile
+    upload = await api.wait_for(lambda c: c.method == "sendDocument" and c.ok, since=mark)
+    report = upload.params["document"]
+    assert report.filename == "客户-errors.xlsx"
+    rows = list(
+        load_workbook(io.BytesIO(report.data), read_only=True).worksheets[0].iter_rows(values_only=True)
+    )
+    assert rows[0][-2:] == ("错误原因", "原行号") and len(rows) == 4
+    await chat.tap("导入 3 条", preview)
+    await chat.expect("✅ 已导入 3 条客户")
