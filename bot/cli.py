@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--to", type=Path, help="archive folder (default: CRM_BACKUP_DIR, else data/backups)")
     restore = sub.add_parser("restore", help="restore an archive into an empty database and data folder")
     restore.add_argument("archive", type=Path)
+    restore.add_argument(
+        "--erasures", type=Path, help="the erasure journal (default: erasures.jsonl beside the archive)"
+    )
     export = sub.add_parser("export", help="the customers, contacts and follow-ups a user may see, as XLSX")
     export.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
     export.add_argument("--to", type=Path, required=True, help="the .xlsx file to write")
@@ -146,11 +149,16 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     from storage import backup as store
 
     try:
-        done = await store.restore(args.archive, settings.db_url(), settings.data_dir / "attachments")
+        journal = args.erasures or args.archive.parent / "erasures.jsonl"
+        done = await store.restore(
+            args.archive, settings.db_url(), settings.data_dir / "attachments", journal
+        )
     except store.BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"restored the backup of {done.created_at}: the database and {done.files} attachments")
+    if done.erasures:
+        print(f"{done.erasures} privacy erasures made after this backup were applied again")
     print("every checksum matched; start the bot as usual")
     return 0
 

@@ -395,9 +395,10 @@ class Restored:
     created_at: str
     files: int
     repointed: int
+    erasures: int = 0  # erasures journalled after the backup, applied again
 
 
-async def restore(archive: Path, url: str, attachments: Path) -> Restored:
+async def restore(archive: Path, url: str, attachments: Path, journal: Path | None = None) -> Restored:
     """Restore `archive` into the empty database at `url` and the empty `attachments` folder, then
     bring the schema up to date (an older backup may predate a migration)."""
     import asyncio
@@ -408,6 +409,8 @@ async def restore(archive: Path, url: str, attachments: Path) -> Restored:
         raise BackupError(f"no archive at {archive}")
     if not empty_folder(attachments):
         raise BackupError(f"{attachments} is not empty: restore goes into an empty data folder only")
+    if make_url(url).get_backend_name() == "sqlite":
+        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
     probe = make_engine(url)
     try:
         existing = await user_tables(probe)
@@ -427,9 +430,23 @@ async def restore(archive: Path, url: str, attachments: Path) -> Restored:
     try:
         await migrate(engine)
         repointed = await repoint_attachments(engine, manifest["attachments_root"], attachments)
+        erased = await _reapply_erasures(engine, journal, dt.datetime.fromisoformat(manifest["created_at"]))
     finally:
         await engine.dispose()
-    return Restored(manifest["created_at"], files, repointed)
+    return Restored(manifest["created_at"], files, repointed, erased)
+
+
+async def _reapply_erasures(engine: AsyncEngine, journal: Path | None, since: dt.datetime) -> int:
+    """Privacy erasures made after the backup was taken (journalled beside the backups) are done again,
+    so restoring an older archive never brings back someone who asked to be forgotten."""
+    from storage.db import make_sessions
+    from storage.privacy import read_journal, reapply
+
+    entries = read_journal(journal) if journal is not None else []
+    if not entries:
+        return 0
+    async with make_sessions(engine).begin() as session:
+        return await reapply(session, entries, since, dt.datetime.now(dt.UTC))
 
 
 def engine_of(tx: AsyncSession) -> AsyncEngine:

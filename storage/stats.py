@@ -104,3 +104,13 @@ async def audit_exists(session: AsyncSession, action: str, detail: str) -> bool:
         select(Audit.id).where(Audit.action == action, Audit.detail == detail).limit(1)
     )
     return found.first() is not None
+
+
+async def audit_details(session: AsyncSession, action: str, limit: int = 50) -> list[str]:
+    """The newest audit details of one action (e.g. the follow-ups offered for redaction)."""
+    from storage.models import Audit
+
+    rows = await session.execute(
+        select(Audit.detail).where(Audit.action == action).order_by(Audit.id.desc()).limit(limit)
+    )
+    return [d for d in rows.scalars() if d]

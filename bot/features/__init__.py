@@ -16,6 +16,7 @@ from bot.features import (
     imports,
     lists,
     notes,
+    privacy,
     reminder_buttons,
     settings,
     stats,
@@ -36,4 +37,5 @@ FEATURES: tuple[Feature, ...] = (
     export.FEATURE,
     imports.FEATURE,
     stats.FEATURE,
+    privacy.FEATURE,
 )
