@@ -50,11 +50,20 @@ def customers_csv(path: Path, rows: int, bad_every: int = 50) -> None:
             )
 
 
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国红梅玉兰春燕海波志强丹丹晓东文博子涵雨欣浩然梓轩"
+
+
 def contacts_csv(path: Path, rows: int, customers: int) -> None:
+    """`rows` contacts spread over `customers` customers; names unique within each customer."""
     with path.open("w", encoding="utf-8") as out:
         out.write("客户名称,姓名,职位,手机,邮箱,角色\n")
         for i in range(rows):
-            out.write(f"测试{i % customers}号科技有限公司,联系人{i},经理,138{i:08d},c{i}@example.cn,决策人\n")
+            j = i // customers
+            name = (
+                SURNAMES[j % 20] + GIVEN[(j // 20) % len(GIVEN)] + GIVEN[(j // 20 // len(GIVEN)) % len(GIVEN)]
+            )
+            out.write(f"测试{i % customers}号科技有限公司,{name},经理,138{i:08d},c{i}@example.cn,决策人\n")
 
 
 async def run(kind: str, rows: int, dry: bool) -> None:

@@ -338,7 +338,7 @@ def error_sheet(
     for row in checked.rows:
         if row.ok:
             continue
-        why = "; ".join(row.errors) if row.errors else str(row.duplicate)
+        why = "; ".join(e.rstrip("。.") for e in row.errors) if row.errors else str(row.duplicate)
         cells = (row.raw + [""] * width)[:width]
         out.append([*cells, why, str(row.number)])
     return header, out
