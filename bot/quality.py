@@ -56,6 +56,8 @@ def chart_file(folder: Path, report_: Report, lang: str, name: str) -> Path:
 
 
 MONTHLY_ACTION = "stats_monthly"
+FIRST_LOOK = 600.0
+LOOK_EVERY = 1800.0
 
 
 class MonthlyReports:
@@ -103,13 +105,18 @@ class MonthlyReports:
         return sent
 
     async def run(self) -> None:
+        """Looks every half hour, the first time ten minutes after start (a bot restarted on the 1st
+        still sends; a short-lived process, a test, does not)."""
+        delay = FIRST_LOOK
         while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+                return
+            delay = LOOK_EVERY
             try:
                 await self.tick()
             except Exception as exc:
                 log.error("monthly reports failed: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 1800)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="monthly-reports")
