@@ -104,3 +104,37 @@ async def test_an_import_with_errors_sends_a_report_and_imports_the_rest(bot: Bo
     assert rows[0][-2:] == ("错误原因", "原行号") and len(rows) == 4
     await chat.tap("导入 3 条", preview)
     await chat.expect("✅ 已导入 3 条客户")
+
+
+async def test_stats_arrive_as_text_and_a_chart(bot: Bot) -> None:
+    chat, api = Chat(bot.api, BOSS_USER), bot.api
+    mark = api.mark()
+    chat.say("/stats month")
+    text = await chat.expect("📊 数据质量")
+    assert "👤 王芳" in text["text"] and "团队合计" in text["text"]
+    await chat.expect("📈 图表")
+    upload = await api.wait_for(lambda c: c.method == "sendDocument" and c.ok, since=mark, timeout=30)
+    chart = upload.params["document"]
+    assert chart.filename.endswith(".png") and chart.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_an_admin_erases_a_contact_through_the_chat(bot: Bot) -> None:
+    from sqlalchemy import select
+
+    from storage.models import Contact, Erasure
+    from storage.privacy import ERASED
+
+    chat = Chat(bot.api, ADMIN_USER)
+    chat.say("/erase 周杰")
+    await chat.expect("Which one?")
+    await chat.tap("Contact 周杰")
+    await chat.expect("Why is it erased?")
+    chat.say("the contact asked by e-mail")
+    await chat.expect("Erased 5 personal fields")
+    await chat.expect("1 follow-ups mention this person")
+    await chat.tap("Remove the 1 texts")
+    await chat.expect("Removed the texts of 1 follow-ups")
+    async with bot.db.sessions() as s:
+        names = [c.name for c in (await s.execute(select(Contact))).scalars()]
+        (row,) = (await s.execute(select(Erasure))).scalars()
+    assert "周杰" not in names and ERASED in names and row.redacted
