@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -131,3 +134,21 @@ async def recent_exports(session: AsyncSession, limit: int = 20) -> list[ExportE
             parsed = {}
         out.append(ExportEntry(at, who or "?", parsed if isinstance(parsed, dict) else {}))
     return out
+
+
+KEPT_SECONDS = 24 * 3600  # files made only to be sent (exports, charts, reports, uploads to import)
+
+
+def sweep(folder: Path, now: float | None = None) -> int:
+    """Remove the files in `folder` older than a day: they held personal data only to be sent or read
+    once (blocking: run it in a thread)."""
+    now = time.time() if now is None else now
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and now - path.stat().st_mtime > KEPT_SECONDS:
+                path.unlink()
+                removed += 1
+    return removed

@@ -6,8 +6,6 @@ written after it, off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
 
 from bot.feature import Command, Feature, Role
 from bot.turn import Incoming, Turn, Work
@@ -19,14 +17,6 @@ from storage.sheets import write_xlsx
 
 ADMINS: frozenset[Role] = frozenset({"admin"})
 EXPORTERS = ("manager", "admin")
-KEPT_SECONDS = 24 * 3600  # an export file on the server is only there to be sent; a day later it goes
-
-
-def sweep(folder: Path, now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    for path in folder.glob("crm-export-*.xlsx"):
-        if now - path.stat().st_mtime > KEPT_SECONDS:
-            path.unlink(missing_ok=True)
 
 
 async def export(turn: Turn, inc: Incoming) -> list[Reply]:
@@ -46,7 +36,7 @@ async def export(turn: Turn, inc: Incoming) -> list[Reply]:
     async def run() -> list[Reply]:
         try:
             await asyncio.to_thread(write_xlsx, path, sheets)
-            await asyncio.to_thread(sweep, folder)
+            await asyncio.to_thread(store.sweep, folder)
         except OSError:
             return [Reply(t(lang, "data.export_failed"))]
         return [Reply(t(lang, "data.export_done", name=name), files=[{"path": str(path), "name": name}])]

@@ -26,6 +26,7 @@ from flows.errors import Invalid
 from flows.i18n import t
 from flows.imports import IGNORE, Kind, Mapping_, check_rows, field_label, fields_of, match_headers
 from storage import imports as store
+from storage.export import sweep
 
 FLOW = "import"
 IMPORTERS = ("manager", "admin")
@@ -80,6 +81,7 @@ async def _download(fetch: Fetch, target: Path, file: dict[str, Any], lang: str)
     path = target / f"{hashlib.sha256(data).hexdigest()[:20]}{ext}"
 
     def keep() -> None:
+        sweep(target)  # earlier uploads, previews and reports: a day is long enough
         target.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
@@ -162,7 +164,11 @@ async def _preview(turn: Turn, context: dict[str, Any]) -> list[Reply]:
     lang = turn.lang
     path = Path(context["path"])
     kind: Kind = context["kind"]
-    table = await asyncio.to_thread(store.load_table, path)
+    try:
+        table = await asyncio.to_thread(store.load_table, path)
+    except ValueError:  # swept after a day of waiting
+        await turn.set_state(None)
+        return [Reply(t(lang, "data.import.gone"))]
     keys = await store.book_keys(turn.tx, turn.user, kind)
     mapping = Mapping_(kind, list(context["columns"]))
     checked = await asyncio.to_thread(check_rows, table, mapping, keys, lang)
@@ -204,7 +210,11 @@ async def on_go(turn: Turn, inc: Incoming) -> list[Reply]:
     if context is None or context.get("stage") != "preview" or turn.user.role not in IMPORTERS:
         return [Reply(t(lang, "data.import.gone"))]
     kind: Kind = context["kind"]
-    rows = await asyncio.to_thread(store.load_payload, Path(context["rows"]))
+    try:
+        rows = await asyncio.to_thread(store.load_payload, Path(context["rows"]))
+    except (OSError, ValueError):  # swept after a day of waiting
+        await turn.set_state(None)
+        return [Reply(t(lang, "data.import.gone"))]
     rows = store.still_new(rows, await store.book_keys(turn.tx, turn.user, kind), kind)
     now = turn.clock()
     if kind == "contacts":

@@ -17,6 +17,7 @@ from flows.fields import Text
 from flows.i18n import t
 from storage import privacy as store
 from storage import repo
+from storage.export import sweep
 
 FLOW = "erase"
 ADMINS: frozenset[Role] = frozenset({"admin"})
@@ -164,6 +165,7 @@ async def subject_pick(turn: Turn, inc: Incoming) -> list[Reply]:
 
     async def write() -> list[Reply]:
         def dump() -> None:
+            sweep(path.parent)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -12,6 +12,7 @@ from bot.turn import Incoming, Turn, Work
 from flows import stats as rules
 from flows.engine import Reply
 from flows.i18n import t
+from storage.export import sweep
 
 
 async def stats(turn: Turn, inc: Incoming) -> list[Reply]:
@@ -24,6 +25,7 @@ async def stats(turn: Turn, inc: Incoming) -> list[Reply]:
     name = f"stats-{turn.user.id}-{period.label}.png"
 
     async def draw() -> list[Reply]:
+        await asyncio.to_thread(sweep, folder)
         path = await asyncio.to_thread(chart_file, folder, built, lang, name)
         return [
             Reply(t(lang, "data.stats.chart"), files=[{"path": str(path), "name": name, "kind": "photo"}])
