@@ -8,6 +8,7 @@ import fcntl
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the runtime, config and storage load in ~2 s; `crm-bot when` needs none of them
@@ -45,6 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--from", dest="from_id", type=int, required=True, help="Telegram id")
     transfer.add_argument("--to", dest="to_id", type=int, required=True, help="Telegram id")
     transfer.add_argument("--reason", default="transfer", help="kept in every customer's history")
+    backup = sub.add_parser("backup", help="back up the database and attachments into one archive")
+    backup.add_argument("--to", type=Path, help="archive folder (default: CRM_BACKUP_DIR, else data/backups)")
+    restore = sub.add_parser("restore", help="restore an archive into an empty database and data folder")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument(
+        "--erasures", type=Path, help="the erasure journal (default: erasures.jsonl beside the archive)"
+    )
+    export = sub.add_parser("export", help="the customers, contacts and follow-ups a user may see, as XLSX")
+    export.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
+    export.add_argument("--to", type=Path, required=True, help="the .xlsx file to write")
+    imp = sub.add_parser("import", help="import customers or contacts from a CSV or XLSX file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the importing user")
+    imp.add_argument("--owner", type=int, help="Telegram id of the new customers' owner (default: --as)")
+    imp.add_argument("--dry-run", action="store_true", help="check and report only; nothing is saved")
+    imp.add_argument("--kind", choices=["customers", "contacts"], help="default: told from the headers")
+    imp.add_argument(
+        "--map", action="append", default=[], metavar="HEADER=FIELD", help="place a header it does not know"
+    )
+    stats = sub.add_parser("stats", help="quality numbers of a user (a manager: and their team)")
+    stats.add_argument("--as", dest="as_id", type=int, required=True, help="Telegram id of the user")
+    stats.add_argument("--month", help="YYYY-MM (default: this week)")
     try:
         from bot import when_cmd
 
@@ -197,6 +220,195 @@ def _with_database(settings: Settings, run: Coroutine[Any, Any, int]) -> int:
     return 2
 
 
+async def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """A backup while the bot may be running: the copy is consistent, the bot is not disturbed."""
+    from storage import backup as store
+    from storage.db import make_engine
+    from storage.services import system_clock
+
+    engine = make_engine(settings.db_url())
+    try:
+        made = await store.backup(
+            engine,
+            settings.data_dir / "attachments",
+            args.to or settings.backups(),
+            system_clock(),
+            daily=settings.backup_keep_daily,
+            monthly=settings.backup_keep_monthly,
+        )
+    except store.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(f"backup written: {made.path} ({made.size / 1024 / 1024:.1f} MB, {made.files} attachments)")
+    for old in made.removed:
+        print(f"removed by retention: {old.name}")
+    return 0
+
+
+async def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Into the empty database CRM_DATABASE_URL names and the empty data folder CRM_DATA_DIR names."""
+    from storage import backup as store
+
+    try:
+        journal = args.erasures or args.archive.parent / "erasures.jsonl"
+        done = await store.restore(
+            args.archive, settings.db_url(), settings.data_dir / "attachments", journal
+        )
+    except store.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored the backup of {done.created_at}: the database and {done.files} attachments")
+    if done.erasures:
+        print(f"{done.erasures} privacy erasures made after this backup were applied again")
+    print("every checksum matched; start the bot as usual")
+    return 0
+
+
+async def _as_user(session: Any, telegram_id: int) -> Any:
+    from storage import repo
+
+    user = await repo.user_by_telegram(session, telegram_id)
+    if user is None or not user.active:
+        print(f"error: no active user with Telegram id {telegram_id}", file=sys.stderr)
+        return None
+    return user
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The same workbook as /export, logged in the audit log the same way."""
+    from zoneinfo import ZoneInfo
+
+    from bot.runtime import open_runtime
+    from flows.exports import workbook
+    from flows.i18n import lang_of
+    from storage import export as store
+    from storage.sheets import write_xlsx
+    from storage.tx import transaction
+
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            if user.role not in ("manager", "admin"):
+                print("error: only managers and admins may export", file=sys.stderr)
+                return 2
+            rows = await store.visible_rows(session, user)
+            scope = "all" if user.role == "admin" else "team"
+            await store.record_export(session, user, scope, "all visible", rows.counts(), args.to.name)
+            lang = lang_of(user.lang or "zh")
+            sheets = workbook(rows.by_sheet(), lang, ZoneInfo(user.tz or settings.timezone))
+        await asyncio.to_thread(write_xlsx, args.to, sheets)
+        counts = rows.counts()
+        print(
+            f"wrote {args.to}: {counts['customers']} customers, {counts['contacts']} contacts, "
+            f"{counts['followups']} follow-ups (logged in the audit log)"
+        )
+        return 0
+    finally:
+        await runtime.close()
+
+
+async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    """The chat's import on the command line: the same matching, checks, report and all-or-nothing."""
+    from bot.runtime import open_runtime
+    from flows.i18n import lang_of, t
+    from flows.imports import IGNORE, Mapping_, check_rows, fields_of, match_headers
+    from storage import imports as store
+    from storage.services import system_clock
+    from storage.tx import transaction
+
+    try:
+        table = await asyncio.to_thread(store.load_table, args.file)
+    except ValueError as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if len(table) < 2:
+        print("error: no data rows (the first row must be the headers)", file=sys.stderr)
+        return 2
+    mapping = match_headers(table[0], args.kind)
+    for spec in args.map:
+        header, _, name = spec.partition("=")
+        if header in table[0] and (name in fields_of(mapping.kind) or name == IGNORE):
+            col = table[0].index(header)
+            mapping.columns[col] = name
+            mapping.unknown = [c for c in mapping.unknown if c != col]
+    for col in mapping.unknown:
+        print(f"column {col + 1} {table[0][col]!r}: unknown header, ignored (--map '{table[0][col]}=FIELD'; "
+              f"fields: {', '.join(fields_of(mapping.kind))})")  # fmt: skip
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            if user.role not in ("manager", "admin"):
+                print("error: only managers and admins may import", file=sys.stderr)
+                return 2
+            owner = user if args.owner is None else await _as_user(session, args.owner)
+            if owner is None:
+                return 2
+            lang = lang_of(user.lang or "zh")
+            keys = await store.book_keys(session, user, mapping.kind)
+            checked = await asyncio.to_thread(
+                check_rows, table, Mapping_(mapping.kind, mapping.columns), keys, lang
+            )
+            report = args.file.with_name(f"{args.file.stem}-errors.xlsx")
+            if await asyncio.to_thread(store.write_report, report, table, checked, lang):
+                print(f"rows not imported, with the reason: {report}")
+            print(f"{mapping.kind}: {len(checked.rows)} rows, {len(checked.new)} new, "
+                  f"{len(checked.errors)} with errors, {len(checked.duplicates)} duplicates")  # fmt: skip
+            if args.dry_run:
+                print("dry run: nothing saved")
+                return 0
+            rows = store.payload(checked)
+            now = system_clock()
+            if mapping.kind == "contacts":
+                count = await store.insert_contacts(session, user, rows, now)
+            else:
+                try:
+                    count = await store.insert_customers(session, owner, user, rows, now)
+                except store.TooMany as exc:
+                    print(f"error: {t('en', 'data.import.too_many', left=exc.left)}", file=sys.stderr)
+                    return 2
+            await store.record_import(session, user, mapping.kind, {"rows": count, "checked": len(rows)})
+        print(f"imported {count} {mapping.kind}")
+        return 0
+    finally:
+        await runtime.close()
+
+
+async def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from bot.quality import report
+    from bot.runtime import open_runtime
+    from flows import stats as rules
+    from flows.i18n import lang_of
+    from storage.services import system_clock
+    from storage.tx import transaction
+
+    runtime = await open_runtime(settings)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await _as_user(session, args.as_id)
+            if user is None:
+                return 2
+            tz = ZoneInfo(user.tz or settings.timezone)
+            now = system_clock()
+            period = rules.period(args.month or "", now.astimezone(tz).date())
+            if period is None:
+                print("error: --month takes YYYY-MM, e.g. 2026-11", file=sys.stderr)
+                return 2
+            print((await report(session, user, period, lang_of(user.lang or "zh"), tz, now)).text)
+        return 0
+    finally:
+        await runtime.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "when":  # before any settings or runtime: a date check starts in a blink
@@ -216,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         return _with_database(settings, _users(args, settings))
     if args.command == "customers":
         return _with_database(settings, _customers(args, settings))
+    if args.command in ("stats", "import", "export", "backup", "restore"):
+        run = {"stats": _stats, "import": _import, "export": _export, "backup": _backup, "restore": _restore}
+        return _with_database(settings, run[args.command](args, settings))
     if args.command == "migrate":
         return _with_database(settings, _migrate(settings))
     if args.command == "chat" or (args.command == "run" and settings.bot_token is None):

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
             busy=self.db_busy_timeout,
         )
 
+    backup_enabled: bool = True  # the bot backs itself up every day at backup_time
+    backup_dir: Path | None = None  # default: <data_dir>/backups
+    backup_time: str = Field("03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in CRM_TIMEZONE
+    backup_keep_daily: int = Field(7, ge=1)
+    backup_keep_monthly: int = Field(12, ge=0)
+
+    def backups(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
+
     def db_url(self) -> str:
         from storage.db import sqlite_url
 

@@ -31,6 +31,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.backups import start_data_tasks, stop_data_tasks
 from bot.config import Settings
 from bot.delivery import Reminders
 from bot.router import Router
@@ -363,12 +364,15 @@ def build_application(
             attach(app, rt)
         await on_start(app)
         start_reminders(app)  # due reminders, digests: a tick now, then every poll
+        start_data_tasks(app)  # the daily backup (CRM_BACKUP_*), the monthly quality reports
 
     async def post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await stop_reminders(app)  # while the bot can still send
+        await stop_data_tasks(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await stop_reminders(app)
+        await stop_data_tasks(app)
         for rt in owned:
             await rt.close()
 

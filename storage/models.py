@@ -375,3 +375,19 @@ class ChangeRequest(Base):
     decided_at: Mapped[dt.datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """A person's personal data erased on request (PIPL): who, when, which record, why; never the values."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entity: Mapped[str] = mapped_column(String(16))  # contact | customer
+    entity_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[str]] = mapped_column(default=list)  # which fields were erased (names only)
+    redacted: Mapped[list[str]] = mapped_column(default=list)  # follow-up ids whose text was removed
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

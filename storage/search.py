@@ -94,6 +94,31 @@ async def reindex(session: AsyncSession, customer_id: int) -> None:
         )
 
 
+async def reindex_many(session: AsyncSession, customer_ids: Iterable[int]) -> None:
+    """`reindex` for many customers at once (a bulk import): two reads and batched writes."""
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        await session.execute(delete(SearchGram).where(SearchGram.customer_id.in_(chunk)))
+        people: dict[int, list[str]] = {i: [] for i in chunk}
+        for cid, name in await session.execute(
+            select(Contact.customer_id, Contact.name).where(Contact.customer_id.in_(chunk))
+        ):
+            people[cid].append(name)
+        rows = []
+        found = await session.execute(
+            select(Customer.id, Customer.name, Customer.name_key, Customer.email, Customer.phone).where(
+                Customer.id.in_(chunk)
+            )
+        )
+        for cid, name, key, email, phone in found:
+            rows += [
+                {"gram": t, "customer_id": cid} for t in customer_tokens(name, key, email, phone, people[cid])
+            ]
+        for at in range(0, len(rows), 5000):
+            await session.execute(insert(SearchGram), rows[at : at + 5000])
+
+
 class _Read:
     """Postings per token as read, and the tokens found too common to read."""
 

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 from bot.feature import Feature
 from bot.features import (
+    backup,
     cards,
     contacts,
     conversation,
     customers,
     deals,
+    export,
     files,
     followups,
     history,
+    imports,
     lists,
     merge,
     notes,
+    privacy,
     reminder_buttons,
     requests,
     settings,
+    stats,
     team,
     transfers,
 )
@@ -40,4 +45,9 @@ FEATURES: tuple[Feature, ...] = (
     reminder_buttons.FEATURE,
     conversation.FEATURE,
     settings.FEATURE,
+    backup.FEATURE,
+    export.FEATURE,
+    imports.FEATURE,
+    stats.FEATURE,
+    privacy.FEATURE,
 )

@@ -1,7 +1,7 @@
 """records: one live customer per credit code, follow-ups' pending since, the language seen
 
 Revision ID: 0007_records
-Revises: 0005_team
+Revises: 0006_data
 Create Date: 2026-12-01 23:50:00
 
 A database may already hold two live customers with the same credit code (the bug this fixes let
@@ -21,7 +21,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0007_records"
-down_revision: str | None = "0005_team"
+down_revision: str | None = "0006_data"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
