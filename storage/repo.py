@@ -205,7 +205,10 @@ async def create_customer(
             session.add(customer)
             await session.flush()
     except IntegrityError:
-        raise CreditCodeTaken(await _credit_code_number(session, customer.credit_code)) from None
+        holder = await _credit_code_number(session, customer.credit_code)
+        if holder is None:  # another constraint (a foreign key, …): not the person's to fix
+            raise
+        raise CreditCodeTaken(holder) from None
     await search.reindex(session, customer.id)
     return customer
 
