@@ -25,6 +25,7 @@ from flows.engine import Button, Engine, Input, Reply, State, parse_button
 from flows.i18n import lang_of, t
 from storage import accounts, repo
 from storage.files import FileStore
+from storage.locks import lock_chat
 from storage.models import User
 from storage.services import Clock, StoreServices, system_clock
 from storage.tx import Sessions, Tx, transaction
@@ -86,6 +87,7 @@ class Router:
 
     async def _once(self, inc: Incoming, fetch: Fetch | None) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
+            await lock_chat(tx, inc.chat_id)  # one chat's updates one after another, across replicas too
             user = await repo.user_by_telegram(tx, inc.telegram_id)
             lang: str = lang_of(inc.language_code)
             if user is None or not user.active:
