@@ -12,8 +12,8 @@ people waiting for an answer. This limiter instead:
 - keeps a small bucket per chat (private chats and groups by their own limits), taken in order;
 - keeps one overall bucket in which waiting interactive calls always go before waiting background
   ones (reminders pass ``rate_limit_args="background"``): reminders get what interactive traffic leaves;
-- on a 429 pauses only the chat it was for, then retries (interactive calls; background ones raise at
-  once so the reminder loop can reschedule them without holding a place).
+- on a 429 pauses only the chat it was for, then retries (up to max_retries; after that the caller
+  hears of it: the reminder loop reschedules, a reply fails like any other error).
 """
 
 from __future__ import annotations
@@ -191,13 +191,12 @@ class ChatRateLimiter(BaseRateLimiter[str]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         if not is_message(endpoint):
             return await callback(*args, **kwargs)
-        background = rate_limit_args == BACKGROUND
-        priority = _BACKGROUND if background else INTERACTIVE
+        priority = _BACKGROUND if rate_limit_args == BACKGROUND else INTERACTIVE
         chat: int | str | None = data.get("chat_id")
         with contextlib.suppress(TypeError, ValueError):
             chat = int(chat)  # type: ignore[arg-type]
         pace = self._pace(chat) if chat is not None else None
-        retries = 0 if background else self.max_retries
+        retries = self.max_retries
         for attempt in range(retries + 1):
             if pace is not None:
                 await self._chat_turn(pace)
