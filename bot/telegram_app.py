@@ -325,11 +325,16 @@ async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """The command menu, from the registry: the same commands and texts as /help."""
     frontend: TelegramFrontend = app.bot_data["frontend"]
     menu = frontend.router.registry.menu()
-    for lang in ("zh", "en"):
-        commands = [BotCommand(name, t(lang, key)[:256]) for name, key in menu]
-        await app.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang
+    await asyncio.gather(  # the two menus do not wait on each other
+        *(
+            app.bot.set_my_commands(
+                [BotCommand(name, t(lang, key)[:256]) for name, key in menu],
+                scope=BotCommandScopeDefault(),
+                language_code=None if lang == "zh" else lang,
+            )
+            for lang in ("zh", "en")
         )
+    )
 
 
 def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> TelegramFrontend:
@@ -343,10 +348,12 @@ def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> 
 
 
 async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """What a starting bot does before taking updates: warm the date parser, publish the command menu."""
+    """What a starting bot does before taking updates: publish the command menu, and warm the date
+    parser (dateparser loads its language data on first use, ~0.3 s) in a thread meanwhile, so that
+    neither the first getUpdates nor the first date typed waits for it."""
     from flows.dates import warm_up
 
-    warm_up()
+    app.bot_data["warming"] = asyncio.get_running_loop().run_in_executor(None, warm_up)
     await set_commands(app)
     log.info("bot started")
 
