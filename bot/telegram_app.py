@@ -420,6 +420,9 @@ def build_application(
             await rt.close()
 
     observe = metrics.observe_update if metrics is not None else None
+    processor = ChatOrderedProcessor(settings.max_concurrent_updates, observe=observe)
+    if metrics is not None:
+        metrics.in_progress.set_function(lambda: processor.running)
     flood = metrics.flood_waits.inc if metrics is not None else None
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
@@ -430,7 +433,7 @@ def build_application(
         # interactive before reminders, a 429 pausing only its own chat
         .rate_limiter(ChatRateLimiter(on_flood=flood))
         # different chats at once, one chat's updates in order
-        .concurrent_updates(ChatOrderedProcessor(settings.max_concurrent_updates, observe=observe))
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -208,7 +208,7 @@ async def test_metrics_and_health_are_served_and_count_updates(fake_api: FakeBot
             assert health.status_code == 200 and health.json()["ok"] is True
             body = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         assert 'crm_updates_total{kind="message"} 1.0' in body
-        assert "crm_step_seconds_count 1.0" in body
+        assert "crm_step_seconds_count 1.0" in body and "crm_updates_in_progress 0.0" in body
         assert "crm_db_statement_seconds_count" in body and "crm_db_up 1.0" in body
     finally:
         for server in servers:
