@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -307,3 +308,76 @@ async def test_two_replicas_apply_one_chats_updates_one_after_the_other(
 
 async def _count_is(engine: AsyncEngine, n: int) -> bool:
     return await _waiters(engine, ANN.id) >= n
+
+
+@pytest.mark.slow
+async def test_crm_bot_run_webhook_as_deployed(fake_api: FakeBotApi, tmp_path: Any) -> None:
+    """`crm-bot run --webhook` as a process: it registers the webhook with its secret, answers what
+    is posted with it, and serves /healthz on the port after the webhook's."""
+    import os
+    import signal
+
+    from storage.db import migrate
+    from tests.e2e.conftest import ROOT
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hook.sqlite3'}"
+    engine = make_engine(url)
+    await migrate(engine)
+    async with make_sessions(engine).begin() as s:
+        await repo.add_user(s, ANN.id, "芳", "sales")
+    await engine.dispose()
+    port = _free_port()
+    while not _port_free(port + 1):  # /healthz goes on the next port
+        port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CRM_")},
+        "CRM_BOT_TOKEN": DEFAULT_TOKEN,
+        "CRM_BOT_API_URL": fake_api.base_url,
+        "CRM_BOT_FILE_URL": fake_api.base_file_url,
+        "CRM_DATABASE_URL": url,
+        "CRM_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "CRM_WEBHOOK_LISTEN": "127.0.0.1",
+        "CRM_WEBHOOK_PORT": str(port),
+        "CRM_WEBHOOK_SECRET": SECRET,
+        "CRM_METRICS_LISTEN": "127.0.0.1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--webhook", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        call = await fake_api.wait_for(lambda c: c.method == "setWebhook", timeout=60)
+        assert call.params["url"] == env["CRM_WEBHOOK_URL"] and call.params["secret_token"] == SECRET
+
+        async def healthy() -> bool:
+            try:
+                async with httpx.AsyncClient(trust_env=False) as client:
+                    return (await client.get(f"http://127.0.0.1:{port + 1}/healthz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await _until(healthy, "/healthz", timeout=30)
+        update = fake_api.push_text(ANN.id, "/start", user=ANN)
+        assert await _post(port, update, secret="nope") == 403
+        assert await _post(port, update) == 200
+        await Chat(fake_api, ANN).expect("你好,芳", timeout=20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    output = (await proc.stdout.read()).decode(errors="replace") if proc.stdout else ""
+    assert DEFAULT_TOKEN not in output and SECRET not in output, "a secret leaked into the log"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
