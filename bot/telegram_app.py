@@ -237,16 +237,18 @@ class TelegramFrontend:
             kind = str(file.get("kind"))
             try:
                 if kind == "photo":
-                    await bot.send_photo(chat_id, file["file_id"])
+                    sent = await bot.send_photo(chat_id, file["file_id"])
                 elif kind == "voice":
-                    await bot.send_voice(chat_id, file["file_id"])
+                    sent = await bot.send_voice(chat_id, file["file_id"])
                 else:
-                    await bot.send_document(chat_id, file["file_id"])
+                    sent = await bot.send_document(chat_id, file["file_id"])
+                self.note_message(chat_id, sent.message_id)
                 return
             except BadRequest:
                 pass  # an id from another bot token: upload the bytes instead
         with open(file["path"], "rb") as handle:
-            await bot.send_document(chat_id, InputFile(handle, filename=file["name"]))
+            sent = await bot.send_document(chat_id, InputFile(handle, filename=file["name"]))
+        self.note_message(chat_id, sent.message_id)
 
     async def _close_pressed(self, message: Message, query: CallbackQuery) -> None:
         """The answered question keeps its text and shows the choice, without live buttons."""
