@@ -20,7 +20,15 @@ log = logging.getLogger("crm-bot")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="Conversational CRM entry assistant")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="Telegram bot (long polling) if CRM_BOT_TOKEN is set, else the terminal chat")
+    run = sub.add_parser(
+        "run", help="Telegram bot (long polling) if CRM_BOT_TOKEN is set, else the terminal chat"
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates on a webhook (CRM_WEBHOOK_URL, _LISTEN, _PORT, _SECRET) instead of polling;"
+        " any number of replicas may share one PostgreSQL",
+    )
     sub.add_parser("chat", help="the same flows in this terminal, as a local admin")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("flows", help="print every flow's questions, choices and conditions")
@@ -438,6 +446,14 @@ def main(argv: list[str] | None = None) -> int:
             print("CRM_BOT_TOKEN is not set: starting the terminal chat (type /quit to leave).")
         return _with_database(settings, _chat(settings))
     setup_logging(settings.bot_token.get_secret_value() if settings.bot_token else None)
+    if getattr(args, "webhook", False):
+        from bot.telegram_app import run_webhook
+
+        try:
+            return run_webhook(settings)
+        except ValueError as exc:  # a setting missing: say which, not a traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from bot.telegram_app import run_polling
 
     return run_polling(settings)

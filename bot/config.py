@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     def backups(self) -> Path:
         return self.backup_dir or self.data_dir / "backups"
 
+    # several people at once: updates of different chats run concurrently, at most this many at a time
+    max_concurrent_updates: int = Field(32, ge=1, le=1024)
+    # webhook mode (`crm-bot run --webhook`): Telegram posts to webhook_url; every replica listens on
+    # webhook_listen:webhook_port and refuses a request without the shared secret (403)
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    # /healthz and /metrics: on this port when set (in webhook mode it defaults to webhook_port + 1)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_listen: str = "0.0.0.0"
+
     def db_url(self) -> str:
         from storage.db import sqlite_url
 

@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -138,6 +138,7 @@ class Reminders:
         self._last_scan: dt.datetime | None = None
         self._last_sent: dict[int, float] = {}
         self._stopping = False
+        self.on_report: Callable[[Report], None] | None = None  # metrics hear of every tick
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._gate: contextlib.AbstractAsyncContextManager[Any] = (
@@ -163,6 +164,8 @@ class Reminders:
         while not self._stopping:
             try:
                 report = await self.tick()
+                if self.on_report is not None:
+                    self.on_report(report)
                 if str(report):
                     log.info("reminders: %s", report)
             except Exception as exc:  # the loop must outlive a database hiccup

@@ -29,6 +29,7 @@ from flows.zones import zone_or_none
 from storage import accounts, repo
 from storage.errors import DatabaseUnavailable, database_errors
 from storage.files import FileStore
+from storage.locks import lock_chat
 from storage.models import User
 from storage.services import Clock, StoreServices, system_clock
 from storage.tx import Sessions, Tx, transaction
@@ -48,6 +49,7 @@ class Result:
     lang: str = "zh"
     registered: bool = True
     confirm: bool = False  # the front end should call Router.delivered once the replies are sent
+    seq: int | None = None  # which question they show (the state's seq), so a later one is not confirmed
 
 
 class Router:
@@ -101,7 +103,7 @@ class Router:
             more, work = await self._once(follow, fetch)
             result.replies += more.replies
             result.lang = more.lang
-            result.confirm = more.confirm
+            result.confirm, result.seq = more.confirm, more.seq
         return result
 
     async def _once(self, inc: Incoming, fetch: Fetch | None) -> tuple[Result, Work | None]:
@@ -116,6 +118,7 @@ class Router:
         self, inc: Incoming, fetch: Fetch | None, lang: str
     ) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
+            await lock_chat(tx, inc.chat_id)  # one chat's updates one after another, across replicas too
             user = await repo.user_by_telegram(tx, inc.telegram_id)
             if user is None or not user.active:
                 # nothing is stored for strangers; they get their id to hand to an admin, once a day
@@ -141,11 +144,19 @@ class Router:
             if turn.saved is not None and inc.update_id is not None:
                 await repo.note_outcome(tx, inc.chat_id, inc.update_id, turn.saved[0], turn.saved[1])
             confirm = inc.confirms and turn.state is not None and not turn.state.delivered
-            return Result(fit(replies), turn.lang, confirm=confirm), turn.work
+            seq = turn.state.seq if turn.state is not None else None
+            return Result(fit(replies), turn.lang, confirm=confirm, seq=seq), turn.work
 
-    async def delivered(self, chat_id: int, telegram_id: int, message_id: int | None) -> None:
-        """The front end sent the replies: the open question was seen (and is message `message_id`)."""
+    async def delivered(
+        self, chat_id: int, telegram_id: int, message_id: int | None, seq: int | None = None
+    ) -> None:
+        """The front end sent the replies: the open question was seen (and is message `message_id`).
+
+        Only the question those replies showed (`seq`) is marked: if another replica has moved the
+        entry on meanwhile, its newer question stays unconfirmed until its own replies are sent.
+        """
         async with transaction(self.sessions) as tx:
+            await lock_chat(tx, chat_id)
             user = await repo.user_by_telegram(tx, telegram_id)
             row = await repo.load_conversation(tx, chat_id, user.id) if user is not None else None
             if user is None or row is None:
@@ -153,6 +164,8 @@ class Router:
             try:
                 state = State.model_validate(row.state)
             except ValidationError:
+                return
+            if seq is not None and state.seq != seq:
                 return
             state.delivered = True
             if message_id is not None:

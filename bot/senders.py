@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flows.engine import Reply
@@ -41,10 +42,16 @@ class Sender(Protocol):
 
 
 class TelegramSender:
-    """Sends through the Application's bot, so its AIORateLimiter (30 messages/s overall) applies."""
+    """Sends through the Application's bot, so its rate limiter applies; reminders go as background
+    traffic there (people waiting for an answer go first). `sent(chat_id, message_id)` hears of each."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, sent: Callable[[int, int], None] | None = None) -> None:
         self.bot = bot
+        self.sent = sent
+        # only a bot with a rate limiter takes rate_limit_args (an ExtBot built by an Application)
+        self._paced: dict[str, Any] = (
+            {"rate_limit_args": "background"} if getattr(bot, "rate_limiter", None) else {}
+        )
 
     async def send(self, chat_id: int, reply: Reply) -> int:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -58,7 +65,9 @@ class TelegramSender:
             else None
         )
         try:
-            message = await self.bot.send_message(chat_id, reply.text[:4096] or "…", reply_markup=markup)
+            message = await self.bot.send_message(
+                chat_id, reply.text[:4096] or "…", reply_markup=markup, **self._paced
+            )
         except RetryAfter as exc:
             raise RetryLater(_seconds(exc) + 0.5, reason="retry_after") from None
         except Forbidden:
@@ -75,6 +84,8 @@ class TelegramSender:
             raise RetryLater(reason="network") from None
         except TelegramError as exc:
             raise Rejected(type(exc).__name__) from None
+        if self.sent is not None:
+            self.sent(chat_id, int(message.message_id))
         return int(message.message_id)
 
 

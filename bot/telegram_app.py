@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
@@ -21,7 +24,6 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -34,14 +36,16 @@ from telegram.ext import (
 from bot.backups import start_data_tasks, stop_data_tasks
 from bot.config import Settings
 from bot.delivery import Reminders
+from bot.ratelimit import ChatRateLimiter
 from bot.router import Router
 from bot.runtime import Runtime, open_runtime
 from bot.senders import TelegramSender
 from bot.turn import Incoming
+from bot.updates import ChatOrderedProcessor
 from flows.engine import Input, Reply
 from flows.errors import Invalid
 from flows.i18n import t
-from flows.limits import split_text
+from flows.limits import MAX_TEXT, split_text, utf16_len
 from storage.files import MAX_BYTES
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,8 @@ class TelegramFrontend:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.location_keyboard: set[int] = set()  # chats showing the share-location keyboard
+        self.newest: dict[int, int] = {}  # chat → newest message id seen (see _is_newest)
+        self.metrics: Any = None  # bot.metrics.Metrics when /metrics is served
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.add_handler(CallbackQueryHandler(self.on_callback))
@@ -101,9 +107,11 @@ class TelegramFrontend:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        with contextlib.suppress(TelegramError):  # an expired query id must not stop the press
-            await query.answer()
-        await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query)
+        answering = asyncio.ensure_future(_answer(query))  # alongside the step: it waits on nothing
+        try:
+            await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query)
+        finally:
+            await answering
 
     def _who(self, update: Update) -> dict[str, Any]:
         user = update.effective_user
@@ -174,37 +182,71 @@ class TelegramFrontend:
         return bytes(await tg_file.download_as_bytearray())
 
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
+        if update.message is not None:
+            self.note_message(inc.chat_id, update.message.message_id)
         result = await self.router.handle(inc, self._fetch)
         last = await self.render(inc.chat_id, result.replies, query, result.lang)
         if result.confirm:  # the question was sent: an answer to it may now be applied
-            await self.router.delivered(inc.chat_id, inc.telegram_id, last)
+            await self.router.delivered(inc.chat_id, inc.telegram_id, last, result.seq)
 
     # ------------------------------------------------------------ out
 
     async def render(
         self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str
     ) -> int | None:
-        """Send the replies; returns the id of the last message shown (the open question, if any)."""
+        """Replies as Bot API calls, in order; returns the id of the last message shown (the open
+        question, if any). A button press spends one message call: the pressed question is edited
+        into the answer ("→ choice") followed by the next question and its buttons, instead of
+        closing it and sending the next one (two calls against the chat's budget)."""
         bot_message = query.message if query is not None and isinstance(query.message, Message) else None
         last: int | None = None
         for i, reply in enumerate(replies):
             markup = _markup(reply)
             text = split_text(reply.text)[0] or "…"  # the router has already split long replies
-            if reply.edit and bot_message is not None and i == 0:
-                try:
-                    await bot_message.edit_text(text, reply_markup=markup)
-                    last = bot_message.message_id
-                    continue
-                except BadRequest as exc:
-                    if "not modified" in str(exc):
+            if bot_message is not None and i == 0 and query is not None:
+                if reply.edit:
+                    if await self._edit(bot_message, text, markup):
                         last = bot_message.message_id
                         continue
-            elif bot_message is not None and i == 0 and query is not None:
-                await self._close_pressed(bot_message, query)
+                elif not reply.files and not reply.request_location and self._is_newest(bot_message):
+                    if await self._edit(bot_message, _answered(bot_message, query, text), markup):
+                        await self._drop_location_keyboard(chat_id)
+                        last = bot_message.message_id
+                        continue
+                else:
+                    await self._close_pressed(bot_message, query)
             last = await self._send(chat_id, text, markup, bot_message, lang, reply.request_location)
             for file in reply.files:
                 await self._send_file(chat_id, file)
         return last
+
+    async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """True when the message now shows text (or already did); False: send a new one instead."""
+        try:
+            await message.edit_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            return "not modified" in str(exc)
+        return True
+
+    def _is_newest(self, message: Message) -> bool:
+        """Editing a question further up would put the next one out of sight: only the newest."""
+        newest = self.newest.get(message.chat.id)
+        return newest is None or message.message_id >= newest
+
+    def note_message(self, chat_id: int, message_id: int) -> None:
+        """The newest message id seen in a chat (ours or theirs), to know which question is last."""
+        if message_id > self.newest.get(chat_id, 0):
+            if len(self.newest) > 50_000:  # bounded memory: forget the least recently written chats
+                for key in list(self.newest)[:10_000]:
+                    del self.newest[key]
+            self.newest.pop(chat_id, None)
+            self.newest[chat_id] = message_id
+
+    async def _drop_location_keyboard(self, chat_id: int) -> None:
+        if chat_id in self.location_keyboard:
+            self.location_keyboard.discard(chat_id)
+            sent = await self._bot.send_message(chat_id, "✓", reply_markup=ReplyKeyboardRemove())
+            self.note_message(chat_id, sent.message_id)
 
     async def _send(
         self,
@@ -218,17 +260,18 @@ class TelegramFrontend:
         bot = self._bot
         assert bot is not None
         sent = await bot.send_message(chat_id, text, reply_markup=markup)
+        self.note_message(chat_id, sent.message_id)
         if request_location:
             keyboard = ReplyKeyboardMarkup(
                 [[KeyboardButton(t(lang, "tg.share_location"), request_location=True)]],
                 resize_keyboard=True,
                 one_time_keyboard=True,
             )
-            await bot.send_message(chat_id, t(lang, "tg.location_hint"), reply_markup=keyboard)
+            hint = await bot.send_message(chat_id, t(lang, "tg.location_hint"), reply_markup=keyboard)
+            self.note_message(chat_id, hint.message_id)
             self.location_keyboard.add(chat_id)
-        elif chat_id in self.location_keyboard:
-            self.location_keyboard.discard(chat_id)
-            await bot.send_message(chat_id, "✓", reply_markup=ReplyKeyboardRemove())
+        else:
+            await self._drop_location_keyboard(chat_id)
         return int(sent.message_id)
 
     async def _send_file(self, chat_id: int, file: dict[str, Any]) -> None:
@@ -238,16 +281,18 @@ class TelegramFrontend:
             kind = str(file.get("kind"))
             try:
                 if kind == "photo":
-                    await bot.send_photo(chat_id, file["file_id"])
+                    sent = await bot.send_photo(chat_id, file["file_id"])
                 elif kind == "voice":
-                    await bot.send_voice(chat_id, file["file_id"])
+                    sent = await bot.send_voice(chat_id, file["file_id"])
                 else:
-                    await bot.send_document(chat_id, file["file_id"])
+                    sent = await bot.send_document(chat_id, file["file_id"])
+                self.note_message(chat_id, sent.message_id)
                 return
             except BadRequest:
                 pass  # an id from another bot token: upload the bytes instead
         with open(file["path"], "rb") as handle:
-            await bot.send_document(chat_id, InputFile(handle, filename=file["name"]))
+            sent = await bot.send_document(chat_id, InputFile(handle, filename=file["name"]))
+        self.note_message(chat_id, sent.message_id)
 
     async def _close_pressed(self, message: Message, query: CallbackQuery) -> None:
         """The answered question keeps its text and shows the choice, without live buttons."""
@@ -274,6 +319,8 @@ class TelegramFrontend:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # the exception type only: its text may quote what the person typed
         log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
+        if self.metrics is not None:
+            self.metrics.observe_error(update)
         if (
             isinstance(update, Update)
             and update.effective_chat is not None
@@ -283,6 +330,33 @@ class TelegramFrontend:
             lang = "zh" if user is None or (user.language_code or "zh").startswith("zh") else "en"
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(update.effective_chat.id, t(lang, "tg.error"))
+
+
+async def _answer(query: CallbackQuery) -> None:
+    """Stop the button's spinner. Not a message: Telegram does not count it, nor does our limiter."""
+    with contextlib.suppress(TelegramError):  # an expired query id must not stop the press
+        await query.answer()
+
+
+_ANSWERED = re.compile(r"\n→ [^\n]*\n\n")
+
+
+def _answered(message: Message, query: CallbackQuery, following: str) -> str:
+    """The pressed question with the choice shown, then what comes next, as one message's text.
+
+    Only the question part of the pressed message is kept (what followed its own last "→" line), so
+    a run of button questions does not pile up in one message.
+    """
+    label = None
+    markup = message.reply_markup
+    if markup is not None:
+        for row in markup.inline_keyboard:
+            for button in row:
+                if button.callback_data == query.data:
+                    label = button.text
+    question = _ANSWERED.split(message.text or "")[-1]
+    merged = f"{question}\n→ {label or '✓'}\n\n{following}"
+    return merged if utf16_len(merged) <= MAX_TEXT else following
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -297,11 +371,16 @@ async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """The command menu, from the registry: the same commands and texts as /help."""
     frontend: TelegramFrontend = app.bot_data["frontend"]
     menu = frontend.router.registry.menu()
-    for lang in ("zh", "en"):
-        commands = [BotCommand(name, t(lang, key)[:256]) for name, key in menu]
-        await app.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "zh" else lang
+    await asyncio.gather(  # the two menus do not wait on each other
+        *(
+            app.bot.set_my_commands(
+                [BotCommand(name, t(lang, key)[:256]) for name, key in menu],
+                scope=BotCommandScopeDefault(),
+                language_code=None if lang == "zh" else lang,
+            )
+            for lang in ("zh", "en")
         )
+    )
 
 
 def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> TelegramFrontend:
@@ -315,10 +394,12 @@ def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> 
 
 
 async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """What a starting bot does before taking updates: warm the date parser, publish the command menu."""
+    """What a starting bot does before taking updates: publish the command menu, and warm the date
+    parser (dateparser loads its language data on first use, ~0.3 s) in a thread meanwhile, so that
+    neither the first getUpdates nor the first date typed waits for it."""
     from flows.dates import warm_up
 
-    warm_up()
+    app.bot_data["warming"] = asyncio.get_running_loop().run_in_executor(None, warm_up)
     await set_commands(app)
     log.info("bot started")
 
@@ -329,7 +410,7 @@ def start_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> Reminders
     settings = runtime.settings
     service = Reminders(
         runtime.sessions,
-        TelegramSender(app.bot),
+        TelegramSender(app.bot, sent=app.bot_data["frontend"].note_message),
         clock=runtime.router.clock,
         default_tz=settings.timezone,
         poll_seconds=settings.reminder_poll_seconds,
@@ -338,6 +419,9 @@ def start_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> Reminders
         scan_seconds=settings.reminder_scan_minutes * 60,
         birthday_ahead_days=settings.birthday_ahead_days,
     )
+    frontend: TelegramFrontend = app.bot_data["frontend"]
+    if frontend.metrics is not None:
+        service.on_report = frontend.metrics.observe_reminders
     service.start()
     app.bot_data["reminders"] = service
     log.info("reminders: polling every %.0fs", settings.reminder_poll_seconds)
@@ -351,17 +435,24 @@ async def stop_reminders(app: Application[Any, Any, Any, Any, Any, Any]) -> None
 
 
 def build_application(
-    settings: Settings, runtime: Runtime | None = None, **builder_options: Any
+    settings: Settings, runtime: Runtime | None = None, *, metrics: Any = None, **builder_options: Any
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The real Application. Given a runtime (tests), handlers are attached now; else post_init opens one."""
+    """The real Application. Given a runtime (tests), handlers are attached now; else post_init opens one.
+
+    metrics (a bot.metrics.Metrics) counts updates, latencies and reminders; with a metrics port in
+    the settings, /metrics and /healthz are served on it while the bot runs.
+    """
     assert settings.bot_token is not None
     owned: list[Runtime] = []
+    servers: list[Any] = []
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if "frontend" not in app.bot_data:
             rt = await open_runtime(settings)  # on PTB's own event loop
             owned.append(rt)
             attach(app, rt)
+        if metrics is not None:
+            await _start_metrics(app, settings, metrics, servers)
         await on_start(app)
         start_reminders(app)  # due reminders, digests: a tick now, then every poll
         start_data_tasks(app)  # the daily backup (CRM_BACKUP_*), the monthly quality reports
@@ -373,19 +464,26 @@ def build_application(
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await stop_reminders(app)
         await stop_data_tasks(app)
+        for server in servers:
+            server.stop()
         for rt in owned:
             await rt.close()
 
+    observe = metrics.observe_update if metrics is not None else None
+    processor = ChatOrderedProcessor(settings.max_concurrent_updates, observe=observe)
+    if metrics is not None:
+        metrics.in_progress.set_function(lambda: processor.running)
+    flood = metrics.flood_waits.inc if metrics is not None else None
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_file_url)
-        .rate_limiter(
-            # 5 per 0.2 s: 25/s with bursts of 5, so no one-second window goes past Telegram's ~30/s
-            # (the default 30 per 1 s lets a burst of 30 follow a full second, drawing 429s)
-            AIORateLimiter(overall_max_rate=5, overall_time_period=0.2, max_retries=3)
-        )
+        # messages paced per chat and overall (25/s, bursts of 5: no second past Telegram's ~30),
+        # interactive before reminders, a 429 pausing only its own chat
+        .rate_limiter(ChatRateLimiter(on_flood=flood))
+        # different chats at once, one chat's updates in order
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -398,7 +496,65 @@ def build_application(
     return app
 
 
+async def _start_metrics(
+    app: Application[Any, Any, Any, Any, Any, Any], settings: Settings, metrics: Any, servers: list[Any]
+) -> None:
+    from bot.metrics import serve
+    from storage.ops import ping, time_statements
+
+    runtime: Runtime = app.bot_data["runtime"]
+    frontend: TelegramFrontend = app.bot_data["frontend"]
+    frontend.metrics = metrics
+    time_statements(runtime.engine, metrics.db_seconds.observe)
+    port = metrics_port(settings)
+    if port is not None:
+        servers.append(await serve(metrics, settings.metrics_listen, port, lambda: ping(runtime.engine)))
+
+
+def metrics_port(settings: Settings, webhook: bool = False) -> int | None:
+    """CRM_METRICS_PORT; in webhook mode the port after the webhook's when it is not set."""
+    if settings.metrics_port is not None:
+        return settings.metrics_port
+    return settings.webhook_port + 1 if webhook else None
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """What Updater.start_webhook / Application.run_webhook take, from the CRM_WEBHOOK_* settings."""
+    if not settings.webhook_url:
+        raise ValueError("CRM_WEBHOOK_URL is not set (the public https URL Telegram posts updates to)")
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        raise ValueError("CRM_WEBHOOK_SECRET is not set (every replica checks it on each request)")
+    secret = settings.webhook_secret.get_secret_value()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ValueError("CRM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url).path or "/",
+        "webhook_url": settings.webhook_url,
+        "secret_token": secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
 def run_polling(settings: Settings) -> int:
-    app = build_application(settings)
+    metrics = None
+    if settings.metrics_port is not None:
+        from bot.metrics import Metrics
+
+        metrics = Metrics()
+    app = build_application(settings, metrics=metrics)
     app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0
+
+
+def run_webhook(settings: Settings) -> int:
+    """Serve Telegram's webhook (PTB's run_webhook, tornado); any number of replicas on one PostgreSQL."""
+    from bot.metrics import Metrics
+
+    options = webhook_options(settings)
+    if settings.metrics_port is None:
+        settings = settings.model_copy(update={"metrics_port": metrics_port(settings, webhook=True)})
+    app = build_application(settings, metrics=Metrics())
+    app.run_webhook(**options, drop_pending_updates=False)
     return 0

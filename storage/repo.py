@@ -655,24 +655,38 @@ async def note_outcome(
         row.saved_kind, row.saved_customer_id = kind[:16], customer_id
 
 
+_CONVERSATIONS = "crm.conversations"  # session.info: the rows this session loaded, so a step reads one once
+
+
 async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -> Conversation | None:
-    return (
-        await session.execute(
-            select(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
-        )
-    ).scalar_one_or_none()
+    """The open flow's row (None: none); read from the database once per session, then remembered."""
+    known: dict[tuple[int, int], Conversation | None] = session.info.setdefault(_CONVERSATIONS, {})
+    key = (chat_id, user_id)
+    if key not in known:
+        known[key] = (
+            await session.execute(
+                select(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
+            )
+        ).scalar_one_or_none()
+    return known[key]
 
 
 async def save_conversation(
     session: AsyncSession, chat_id: int, user_id: int, state: dict[str, Any] | None, now: dt.datetime
 ) -> None:
     row = await load_conversation(session, chat_id, user_id)
+    known = session.info[_CONVERSATIONS]
     if state is None:
         if row is not None:
             await session.delete(row)
+            await session.flush()  # gone before a flow chained in this step inserts the chat's next row
+            known[(chat_id, user_id)] = None
         return
     if row is None:
-        session.add(Conversation(chat_id=chat_id, user_id=user_id, state=state, updated_at=now))
+        known[(chat_id, user_id)] = row = Conversation(
+            chat_id=chat_id, user_id=user_id, state=state, updated_at=now
+        )
+        session.add(row)
     else:
         row.state = state
         row.updated_at = now

@@ -6,7 +6,9 @@ bot/ never builds, commits or inspects a session: it opens `transaction(sessions
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,10 +17,21 @@ Tx = AsyncSession
 Sessions = async_sessionmaker[AsyncSession]
 
 
+_SQLITE_GATES: weakref.WeakKeyDictionary[Sessions, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 @contextlib.asynccontextmanager
 async def transaction(sessions: Sessions) -> AsyncIterator[Tx]:
-    """Commit on success, roll back on any exception."""
-    async with sessions.begin() as session:
+    """Commit on success, roll back on any exception.
+
+    On SQLite one at a time per process (in arrival order): with updates of different chats handled
+    concurrently, two write transactions of one process would otherwise meet in SQLite's single-writer
+    lock, where a reader turned writer fails at once ("database is locked") instead of waiting.
+    """
+    gate = _SQLITE_GATES.get(sessions)
+    if gate is None and is_sqlite(sessions):
+        gate = _SQLITE_GATES.setdefault(sessions, asyncio.Lock())
+    async with gate if gate is not None else contextlib.nullcontext(), sessions.begin() as session:
         yield session
 
 

@@ -77,3 +77,19 @@ async def test_terminal_chat_numbers_buttons_and_shares_contacts(db: Database) -
     out = "\n".join(await chat.feed("/location 22.5 113.9"))
     assert "不需要位置" in out
     assert await chat.feed("/location north south") == []
+
+
+def test_run_webhook_without_its_settings_says_which_is_missing(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CRM_BOT_TOKEN", "123456789:AAF4ke-T0ken-for-offline-tests-only_xyz")
+    monkeypatch.delenv("CRM_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("CRM_WEBHOOK_SECRET", raising=False)
+    assert main(["run", "--webhook"]) == 2
+    assert "CRM_WEBHOOK_URL" in capsys.readouterr().err
+    monkeypatch.setenv("CRM_WEBHOOK_URL", "https://bot.example.com/tg")
+    assert main(["run", "--webhook"]) == 2
+    assert "CRM_WEBHOOK_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "not allowed: spaces")
+    assert main(["run", "--webhook"]) == 2
+    assert "CRM_WEBHOOK_SECRET" in capsys.readouterr().err

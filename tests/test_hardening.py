@@ -259,3 +259,17 @@ async def test_a_database_that_does_not_answer_keeps_the_answers_and_says_try_ag
         assert row.state["answers"] == {"kind": "individual"} and row.state["step"] == "name"
     again = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei")))
     assert "status" in _text(again).lower()
+
+
+async def test_a_confirmation_for_an_older_question_leaves_the_newer_one_unconfirmed(
+    db: Database, clock: Clock
+) -> None:
+    router = await _router(db, clock)
+    start = await router.handle(_inc(command="new_customer", confirms=True))
+    asked = await router.handle(_inc(callback=_button(start, "Individual"), confirms=True))
+    await router.delivered(ANN, ANN, 700, start.seq)  # late news of the first question's sending
+    typed = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei"), confirms=True))
+    assert "not sure my last question reached you" in _text(typed)  # "real name?" is not confirmed
+    await router.delivered(ANN, ANN, 701, asked.seq)
+    named = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei"), confirms=True))
+    assert "not sure" not in _text(named)

@@ -98,7 +98,8 @@ async def test_an_answer_after_a_lost_question_is_not_applied_to_it(
 ) -> None:
     bot.say("/new_customer")
     await bot.expect("What kind of customer")
-    fake_api.fail_next("sendMessage", chat_id=ANN.id, error_code=502, count=1)  # "real name?" is lost
+    # the press edits the question into "→ Individual" + "real name?": that call is lost on the way
+    fake_api.fail_next("editMessageText", chat_id=ANN.id, error_code=502, count=1)
     await bot.tap("Individual")
     await bot.expect("went wrong")  # the error notice; the question itself never arrived
     bot.say("We sell software to hospitals")  # meant for something else
