@@ -211,6 +211,11 @@ class Engine:
             started_at=now,
             updated_at=now,
         )
+        if any(s.check_duplicates and draft.get(s.name) for s in flow.steps):
+            # keys guessed from a business card or a note are given now: they are checked now
+            found = await self._check_duplicates(flow, state, services)
+            if found is not None:
+                return found
         return await self._advance(flow, state, services, [])
 
     async def resume(self, state: State, services: Services, note: str | None = None) -> Outcome:

@@ -560,6 +560,17 @@ async def apply_edit(
         old = "yes" if record.active else "no"
         record.active = value == "yes"
         new = value
+    elif field == "credit_code" and isinstance(record, Customer) and value:
+        old, new = record.credit_code, _plain(value)
+        try:  # the unique index decides a race with another entry of the same code
+            async with session.begin_nested():
+                record.credit_code = str(value)
+                await session.flush()
+        except IntegrityError:
+            holder = await _credit_code_number(session, str(value))
+            if holder is None:
+                raise
+            raise CreditCodeTaken(holder) from None
     else:
         old = _plain(getattr(record, field))
         setattr(record, field, value)

@@ -293,3 +293,31 @@ async def test_a_race_past_the_check_is_stopped_by_the_index_with_the_same_clear
         other = await repo.create_customer(s, bob, {**answers, "credit_code": None}, [], NOW, NOW.date())
     async with db.sessions() as s:
         assert {c.id for c in (await s.execute(select(Customer))).scalars()} == {first.id, other.id}
+
+
+async def test_an_edit_racing_to_an_existing_credit_code_gets_the_same_clear_refusal(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await _users(db)
+    first = await _customer(db, people["ann"], credit_code=CODE)
+    async with db.sessions.begin() as s:
+        bob = await s.get(User, people["bob"].id)
+        assert bob is not None
+        mine = await repo.create_customer(
+            s, bob, {"kind": "enterprise", "name": "华为终端有限公司"}, [], NOW, NOW.date()
+        )
+
+    async def not_seen(*_: object) -> None:  # as if the other entry committed just after our check
+        return None
+
+    monkeypatch.setattr(repo, "_claim_credit_code", not_seen)
+    async with db.sessions.begin() as s:
+        bob = await s.get(User, people["bob"].id)
+        assert bob is not None
+        with pytest.raises(repo.CreditCodeTaken) as taken:
+            await repo.apply_edit(s, bob, "customer", mine.id, "credit_code", CODE, "from the licence", NOW)
+        assert taken.value.number == first.number
+        await repo.apply_edit(s, bob, "customer", mine.id, "remarks", "still editable", "note", NOW)
+    async with db.sessions() as s:
+        again = await s.get(Customer, mine.id)
+        assert again is not None and again.credit_code is None and again.remarks == "still editable"
