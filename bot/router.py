@@ -37,6 +37,7 @@ from storage.tx import Sessions, Tx, transaction
 log = logging.getLogger(__name__)
 
 MAX_WORK_ROUNDS = 3  # download → OCR → done: slow work may chain, but never loop
+IN_FLIGHT = dt.timedelta(seconds=20)  # longer than sending a reply takes, shorter than waiting for one
 KEPT_IDS = 30  # message ids remembered per open entry, to tie edits and replies to their question
 TOLD_KEPT = 10_000  # strangers and groups told "not here" today, remembered in memory only
 
@@ -167,10 +168,27 @@ class Router:
                 return
             if seq is not None and state.seq != seq:
                 return
-            state.delivered = True
+            state.delivered, state.send_failed = True, False
             if message_id is not None:
                 state.asked[str(message_id)] = state.step or state.phase
                 state.asked = dict(list(state.asked.items())[-KEPT_IDS:])
+            await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
+
+    async def undelivered(self, chat_id: int, telegram_id: int, seq: int | None) -> None:
+        """The front end could not send the replies: the question they showed was not seen."""
+        async with transaction(self.sessions) as tx:
+            await lock_chat(tx, chat_id)
+            user = await repo.user_by_telegram(tx, telegram_id)
+            row = await repo.load_conversation(tx, chat_id, user.id) if user is not None else None
+            if user is None or row is None:
+                return
+            try:
+                state = State.model_validate(row.state)
+            except ValidationError:
+                return
+            if seq is not None and state.seq != seq:
+                return
+            state.delivered, state.send_failed = False, True
             await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
 
     def _private_only(self, inc: Incoming, lang: str) -> list[Reply]:
@@ -282,12 +300,26 @@ class Router:
                 return await turn.apply(
                     await turn.engine.correct(state, replied, inc.input.text, turn.services)
                 )
-        elif replied is None and not state.delivered:
+        elif replied is None and self._maybe_unseen(state):
             return [Reply(t(turn.lang, "bot.question_again")), *await turn.resume()]
         if inc.message_id is not None and state.phase == "ask" and state.step is not None:
             state.answered_by[str(inc.message_id)] = state.step
             state.answered_by = dict(list(state.answered_by.items())[-KEPT_IDS:])
         return None
+
+    def _maybe_unseen(self, state: State) -> bool:
+        """Whether the open question may never have reached the person.
+
+        Sending it failed (the front end said so), or it was never confirmed although it was asked a
+        while ago (the process died between the commit and the send). An unconfirmed question asked a
+        moment ago is still on its way (another replica is sending it): an answer typed ahead is
+        applied to it, in order.
+        """
+        if state.delivered:
+            return False
+        if state.send_failed or state.updated_at is None:
+            return True
+        return self.clock() - state.updated_at > IN_FLIGHT
 
     async def _command(self, turn: Turn, inc: Incoming) -> list[Reply]:
         command = self.registry.commands.get(inc.command or "")

@@ -185,7 +185,13 @@ class TelegramFrontend:
         if update.message is not None:
             self.note_message(inc.chat_id, update.message.message_id)
         result = await self.router.handle(inc, self._fetch)
-        last = await self.render(inc.chat_id, result.replies, query, result.lang)
+        try:
+            last = await self.render(inc.chat_id, result.replies, query, result.lang)
+        except Exception:
+            if result.confirm:  # the question did not go out: an answer typed now is not for it
+                with contextlib.suppress(Exception):
+                    await self.router.undelivered(inc.chat_id, inc.telegram_id, result.seq)
+            raise
         if result.confirm:  # the question was sent: an answer to it may now be applied
             await self.router.delivered(inc.chat_id, inc.telegram_id, last, result.seq)
 

@@ -105,7 +105,7 @@ class Turn:
     async def set_state(self, state: State | None) -> None:
         """Store the open entry (None: none) in this turn's transaction."""
         if state is not None and self.awaiting_confirm:
-            state.delivered = False  # until the front end says the question was sent
+            state.delivered, state.send_failed = False, False  # until the front end says it was sent
         self.state = state
         await repo.save_conversation(
             self.tx,

@@ -135,6 +135,7 @@ class State(BaseModel):
     # whether the front end confirmed the last question reached the person (False: it may not have,
     # so a typed answer is not applied to it blindly), and which of their messages answered which step
     delivered: bool = True
+    send_failed: bool = False  # the front end reported that sending the question failed
     asked: dict[str, str] = Field(default_factory=dict)  # question message id -> step
     answered_by: dict[str, str] = Field(default_factory=dict)  # the person's message id -> step
 

@@ -145,7 +145,8 @@ async def test_an_answer_to_a_question_that_never_arrived_is_not_applied(db: Dat
     assert start.confirm
     await router.delivered(ANN, ANN, 501)  # the kind question reached her as message 501
     asked = await router.handle(_inc(callback=_button(start, "Individual"), confirms=True))
-    assert "real name" in _text(asked)  # ...but suppose this reply was lost on the way
+    assert "real name" in _text(asked)  # ...but suppose this reply was lost on the way (a crash)
+    clock.advance(seconds=40)  # she waited for it, then typed what she had in mind
     typed = await router.handle(_inc(input=Input(kind="text", text="Main business: software"), confirms=True))
     assert "not sure my last question reached you" in _text(typed) and "real name" in _text(typed)
     async with db.sessions() as s:
@@ -268,8 +269,28 @@ async def test_a_confirmation_for_an_older_question_leaves_the_newer_one_unconfi
     start = await router.handle(_inc(command="new_customer", confirms=True))
     asked = await router.handle(_inc(callback=_button(start, "Individual"), confirms=True))
     await router.delivered(ANN, ANN, 700, start.seq)  # late news of the first question's sending
+    clock.advance(seconds=40)
     typed = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei"), confirms=True))
     assert "not sure my last question reached you" in _text(typed)  # "real name?" is not confirmed
     await router.delivered(ANN, ANN, 701, asked.seq)
     named = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei"), confirms=True))
     assert "not sure" not in _text(named)
+
+
+async def test_a_failed_send_is_shown_again_at_once_and_an_answer_typed_ahead_is_applied(
+    db: Database, clock: Clock
+) -> None:
+    router = await _router(db, clock)
+    start = await router.handle(_inc(command="new_customer", confirms=True))
+    await router.delivered(ANN, ANN, 801, start.seq)
+    asked = await router.handle(_inc(callback=_button(start, "Individual"), confirms=True))
+    # typed ahead, a second later, while "real name?" is still on its way: applied, in order
+    ahead = await router.handle(_inc(input=Input(kind="text", text="Zhang Wei"), confirms=True))
+    assert "not sure" not in _text(ahead)
+    async with db.sessions() as s:
+        row = (await s.execute(select(Conversation))).scalar_one()
+        assert row.state["answers"]["name"] == "Zhang Wei"
+    await router.undelivered(ANN, ANN, ahead.seq)  # the front end could not send the next question
+    typed = await router.handle(_inc(input=Input(kind="text", text="13812345678"), confirms=True))
+    assert "not sure my last question reached you" in _text(typed)
+    assert asked.seq is not None and ahead.seq is not None and ahead.seq > asked.seq
