@@ -492,6 +492,19 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
                 day=int(d),
             ),
         )
+    if kind == "zh_nth":
+        mr, mon, wd = g("zh_nth_mr"), g("zh_nth_m"), g("zh_nth_wd")
+        weekday = 6 if wd in "日天" else int(wd) - 1
+        if not 0 <= weekday <= 6:
+            return _Tok(s, e, error=Invalid("date.bad_weekday"))
+        nth = _Day(
+            "nth",
+            n=-1 if g("zh_nth_last") else int(g("zh_nth_n")),
+            weekday=weekday,
+            shift=zh.MONTH_SHIFTS[mr] if mr else 0,
+            month=int(mon) if mon else 0,
+        )
+        return _Tok(s, e, day=nth)
     if kind == "zh_offset":
         n_text = g("zh_off_n")
         unit, mult = zh.OFFSET_UNITS[g("zh_off_unit")]
@@ -1068,7 +1081,7 @@ def _dateparser() -> Any:
 
 
 def _fallback(text: str, now: dt.datetime, past: bool, default_hour: int) -> When | None:
-    """English phrases the rules do not cover ("2 weeks from tomorrow"), read by dateparser.
+    """English phrases the rules do not cover ("from tomorrow", "in 2 weeks from tomorrow"), by dateparser.
 
     Only short Latin-script text with a date-like word in it is tried; numeric dates like 12.3
     never reach it (dateparser would pick one reading silently), nor do periods wider than a day.
@@ -1377,6 +1390,7 @@ def warm_up() -> None:
         _lunar_months(year)
     # dateparser loads more data lazily on the first phrases of several shapes
     for phrase in (
+        "from tomorrow",
         "2 weeks from tomorrow",
         "a week from friday",
         "the first monday of next month",

@@ -1,7 +1,7 @@
-"""Date understanding, compound English forms (issue 14, p99): "<N> <units> from/after <day phrase>",
-"the <nth> <weekday> of <month>" and "the 15th of next month" are read by the project's rules, so
-dateparser (1.8-2.9 ms a call) is left only a rare tail. Each form under several "now"s, both
-readings, and the refusals.
+"""Date understanding, compound forms (issue 14, p99): "<N> <units> from/after <day phrase>",
+"the <nth> <weekday> of <month>" (下个月第一个周一) and "the 15th of next month" are read by the
+project's rules, so dateparser (1.8-2.9 ms a call) is left only a rare tail. Each form under
+several "now"s, both readings, and the refusals.
 
 Notation as in test_dates.py: "2026-12-07 09:00*" = a When with the default hour, "!key" = refusal,
 "?A|B" = a choice offered. Expected values are worked out by hand from a calendar (Nov 2026 starts
@@ -96,6 +96,16 @@ TABLE: list[tuple[str, bool, str, str]] = [
     ("EOY", F, "the first monday of next month", "2027-01-04 09:00*"),
     ("EOY", P, "the last friday of this month", "2026-12-25 09:00*"),
     ("EOY", F, "a week from the first monday of next month", "2027-01-11 09:00*"),
+    # --- the Chinese counterpart: 下个月第一个周一 (numerals and 星期/礼拜 as elsewhere)
+    ("SUN", F, "下个月第一个周一", "2026-12-07 09:00*"),
+    ("SUN", F, "下个月的第一个星期一上午10点", "2026-12-07 10:00"),
+    ("SUN", F, "下月最后一个周五", "2026-12-25 09:00*"),
+    ("SUN", F, "12月第二个礼拜二", "2026-12-08 09:00*"),
+    ("SUN", F, "本月最后一个周日", "2026-11-29 09:00*"),
+    ("SUN", F, "这个月第三个周四", "!in_past"),
+    ("SUN", P, "上个月第一个周一", "2026-10-05 09:00*"),
+    ("SUN", F, "下个月第一个周八", "!bad_weekday"),
+    ("EOY", F, "下个月第一个周一下午3点", "2027-01-04 15:00"),
     # --- "the 15th of next month" (the need_day help suggests it) and "the 15th of December"
     ("SUN", F, "the 3rd of next month", "2026-12-03 09:00*"),
     ("SUN", F, "the 15th of next month", "2026-12-15 09:00*"),
