@@ -60,7 +60,12 @@ PHRASES: list[tuple[str, bool]] = [
     ("2pm", True),
     ("last Friday", True),
     ("3 days ago", True),
-    ("2 weeks from tomorrow", False),  # the dateparser fallback (FALLBACK below)
+    ("2 weeks from tomorrow", False),  # compound forms: the rules' since issue 14 (p99)
+    ("a week from friday", False),
+    ("3 weeks from next monday", False),
+    ("the first monday of next month", False),
+    ("the 3rd of next month", False),
+    ("from tomorrow", False),  # still the dateparser fallback (FALLBACK below)
     ("hello there", False),  # unknown, after trying the fallback
     ("随便写点什么", False),
     ("x" * 80, False),
@@ -96,8 +101,10 @@ FIRST_OF_KIND = [
     "the 15th", "nxt tue",
     "next 周二", "maybe thursday afternoon", "下周二下午两点到三点", "soon", "next week", "Monday week",
     "2 weeks from tomorrow", "a week from friday", "3 weeks from next monday",
+    "the first monday of next month", "the 3rd of next month", "from tomorrow",
 ]  # fmt: skip
-FALLBACK = {"2 weeks from tomorrow"}
+# The one phrase here that the rules leave to dateparser (it reads it as tomorrow): timed apart.
+FALLBACK = {"from tomorrow"}
 FIRST_KIND_CALL = """
 import time, datetime as dt
 from zoneinfo import ZoneInfo
@@ -127,7 +134,7 @@ now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 understand_when("下周二下午两点", now=now)
 t3 = time.perf_counter()
 try:
-    understand_when("2 weeks from tomorrow", now=now)
+    understand_when("from tomorrow", now=now)
 except Exception:
     pass
 t4 = time.perf_counter()
@@ -201,6 +208,7 @@ def main() -> int:
     all_cpu: list[float] = []
     worst_wall = worst_cpu = 0.0
     worst_phrase = ""
+    fallback_rows: list[tuple[str, float, float]] = []
     for phrase, past in PHRASES:
         wall, cpu = _time(lambda p=phrase, b=past: understand_when(p, now=NOW, past=b), runs)
         (w50, w99), (c50, c99) = _percentiles(wall), _percentiles(cpu)
@@ -210,6 +218,8 @@ def main() -> int:
             if c99 > worst_cpu:
                 worst_phrase = phrase
             worst_wall, worst_cpu = max(worst_wall, w99), max(worst_cpu, c99)
+        else:
+            fallback_rows.append((phrase, c50, c99))
         label = (phrase if len(phrase) <= 30 else phrase[:27] + "...") + (" (past)" if past else "")
         label += " [dateparser]" if phrase in FALLBACK else ""
         print(f"  {label:<34} {w50:7.3f} {w99:7.3f} {c50:8.3f} {c99:8.3f}")
@@ -221,6 +231,10 @@ def main() -> int:
     print(f"all calls (ms): wall p50 {w50:.3f}, p99 {w99:.3f}; cpu p50 {c50:.3f}, p99 {c99:.3f}")
     print(f"worst phrase p99: wall {worst_wall:.3f} ms, cpu {worst_cpu:.3f} ms ({worst_phrase})")
     print("target p99 < 2 ms per phrase (cpu):", "met" if worst_cpu < 2.0 else "NOT met")
+    for phrase, c50, c99 in fallback_rows:
+        verdict = "within" if c99 < 2.0 else "over"
+        print(f"dateparser fallback ({phrase}): cpu p50 {c50:.3f}, p99 {c99:.3f} ms", end=" ")
+        print(f"({verdict} 2 ms; the rare tail the rules leave to it)")
     return 0
 
 

@@ -185,7 +185,18 @@ def _normalise(text: str) -> _Norm:
 # ---------------------------------------------------------------- tokens
 
 DayKind = Literal[
-    "rel", "weekday", "abs", "monthday", "offset", "numeric", "need", "now", "monthpart", "holiday", "lunar"
+    "rel",
+    "weekday",
+    "abs",
+    "monthday",
+    "offset",
+    "numeric",
+    "need",
+    "now",
+    "monthpart",
+    "holiday",
+    "lunar",
+    "nth",
 ]
 
 
@@ -194,7 +205,7 @@ class _Day:
     """What a token says about the day. Fields used depend on `kind`."""
 
     kind: DayKind
-    n: int = 0  # rel: days from today; offset: signed amount of `unit`
+    n: int = 0  # rel: days from today; offset: signed amount of `unit`; nth: 1-4, or -1 for the last
     unit: str = ""  # offset: minute / day / month
     weekday: int = 0  # 0 = Monday
     mode: str = ""  # weekday: bare / week / this / last
@@ -230,6 +241,7 @@ class _Tok:
     period: str | None = None
     time: _Time | None = None
     week: int | None = None  # English "next week" waiting for a weekday
+    shift: _Day | None = None  # "2 weeks from": an offset (kind "offset") from the day phrase that follows
     weak: bool = False  # on its own in a note, probably not a date (便宜一点, 3号楼, "sat down")
     error: Invalid | None = None
 
@@ -351,7 +363,25 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
     if kind in ("en_month", "en_later", "zh_year"):
         return need
     if kind == "en_ord":
+        mod = g("en_ord_mod")
+        if mod is not None:  # "the 15th of next month", like 下个月15号
+            month_day = _Day("monthday", shift=en.MONTH_MODS[mod], day=int(g("en_ord_d")), explicit=True)
+            return _Tok(s, e, day=month_day)
         return _Tok(s, e, day=_Day("monthday", day=int(g("en_ord_d"))), weak=True)
+    if kind == "en_nth":
+        mod, mon = g("en_nth_mod"), g("en_nth_mon")
+        nth = _Day(
+            "nth",
+            n=en.NTH[g("en_nth_o")],
+            weekday=en.WEEKDAYS[g("en_nth_w")],
+            shift=en.MONTH_MODS[mod] if mod else 0,
+            month=en.MONTHS[mon] if mon else 0,
+        )
+        return _Tok(s, e, day=nth)
+    if kind == "en_from":
+        unit, mult = next(v for k, v in en.UNITS.items() if g("en_from_unit").startswith(k))
+        amount = _en_number(re.sub(r"\s+", " ", g("en_from_n"))) * mult
+        return _Tok(s, e, shift=_Day("offset", n=amount, unit=unit), weak=True)
     if kind == "en_hol":
         key = _en_holiday_key(g("en_hol_w"))
         return _Tok(s, e, day=_Day("holiday", part=key, after=g("en_hol_after") is not None))
@@ -462,6 +492,19 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
                 day=int(d),
             ),
         )
+    if kind == "zh_nth":
+        mr, mon, wd = g("zh_nth_mr"), g("zh_nth_m"), g("zh_nth_wd")
+        weekday = 6 if wd in "日天" else int(wd) - 1
+        if not 0 <= weekday <= 6:
+            return _Tok(s, e, error=Invalid("date.bad_weekday"))
+        nth = _Day(
+            "nth",
+            n=-1 if g("zh_nth_last") else int(g("zh_nth_n")),
+            weekday=weekday,
+            shift=zh.MONTH_SHIFTS[mr] if mr else 0,
+            month=int(mon) if mon else 0,
+        )
+        return _Tok(s, e, day=nth)
     if kind == "zh_offset":
         n_text = g("zh_off_n")
         unit, mult = zh.OFFSET_UNITS[g("zh_off_unit")]
@@ -555,6 +598,8 @@ def _slots(tok: _Tok) -> set[str]:
         slots.add("period:" + tok.period)
     if tok.week is not None:
         slots.add("week")
+    if tok.shift is not None:
+        slots.add("shift")
     return slots
 
 
@@ -626,6 +671,30 @@ def _weekday_date(day: _Day, today: dt.date, past: bool) -> dt.date:
     if day.mode == "this":
         return today + dt.timedelta(days=delta_fwd)
     return today + dt.timedelta(days=delta_fwd or 7)
+
+
+def _offset_date(d: dt.date, offset: _Day) -> dt.date:
+    """A day moved by an offset of whole days or calendar months (3天后, "2 weeks from tomorrow")."""
+    if abs(offset.n) > _MAX_DAYS * (12 if offset.unit == "month" else 1):
+        raise Invalid("date.too_far")
+    if offset.unit == "month":
+        return _add_months(d, offset.n)
+    try:
+        return d + dt.timedelta(days=offset.n)
+    except OverflowError:
+        raise Invalid("date.too_far") from None
+
+
+def _nth_weekday(day: _Day, today: dt.date, past: bool) -> dt.date:
+    """ "The first Monday of next month", "the last Friday of December": the month is always said."""
+    if day.month:
+        first = dt.date(_guess_year(day.month, 1, today, past), day.month, 1)
+    else:
+        first = _add_months(today.replace(day=1), day.shift)
+    if day.n > 0:
+        return first + dt.timedelta(days=(day.weekday - first.weekday()) % 7 + 7 * (day.n - 1))
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return last - dt.timedelta(days=(last.weekday() - day.weekday) % 7)
 
 
 def _month_part_date(year: int, month: int, part: str) -> dt.date:
@@ -777,11 +846,9 @@ def _dates(day: _Day | None, today: dt.date, past: bool) -> list[dt.date | Inval
     if day.kind == "weekday":
         return [_weekday_date(day, today, past)]
     if day.kind == "offset":
-        if abs(day.n) > _MAX_DAYS * (12 if day.unit == "month" else 1):
-            raise Invalid("date.too_far")
-        if day.unit == "month":
-            return [_add_months(today, day.n)]
-        return [today + dt.timedelta(days=day.n)]
+        return [_offset_date(today, day)]
+    if day.kind == "nth":
+        return [_nth_weekday(day, today, past)]
     if day.kind == "monthday":
         first = _add_months(today.replace(day=1), day.shift)
         if not 1 <= day.day <= 31:
@@ -910,6 +977,7 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     time = next((t.time for t in toks if t.time is not None), None)
     period = next((t.period for t in toks if t.period is not None), None)
     week = next((t.week for t in toks if t.week is not None), None)
+    shift = next((t.shift for t in toks if t.shift is not None), None)
     day = others[0] if others else weekdays[0] if weekdays else None
     check = weekdays[0] if others and weekdays else None
     if week is not None:
@@ -927,6 +995,11 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     assert tz is not None
     if day is not None and day.kind == "need":
         raise Invalid("date.need_day")
+    if shift is not None:
+        if day is None or (day.kind == "offset" and day.unit == "minute"):
+            raise Invalid("date.unknown")  # "2 weeks from" what? (or from "in 2 hours")
+        if day.kind == "now":
+            day = _Day("rel", n=0)  # "2 weeks from right now" = from today, like "2 weeks from now"
     if day is not None and (day.kind == "now" or (day.kind == "offset" and day.unit == "minute")):
         if time is not None or period is not None or check is not None:
             raise Invalid("date.conflict")
@@ -966,6 +1039,12 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
                 )
             )
             continue
+        if shift is not None:  # the anchor was checked above; now move it ("a week from Thu 3 Dec")
+            try:
+                d = _offset_date(d, shift)
+            except Invalid as exc:
+                results.append(exc)
+                continue
         for hour, minute, next_day in clocks:
             at = _local(d + dt.timedelta(days=1) if next_day else d, hour, minute, tz)
             if past and not has_time and period is None and at.date() == today and at > now:
@@ -1002,7 +1081,7 @@ def _dateparser() -> Any:
 
 
 def _fallback(text: str, now: dt.datetime, past: bool, default_hour: int) -> When | None:
-    """English phrases the rules do not cover ("2 weeks from tomorrow"), read by dateparser.
+    """English phrases the rules do not cover ("from tomorrow", "in 2 weeks from tomorrow"), by dateparser.
 
     Only short Latin-script text with a date-like word in it is tried; numeric dates like 12.3
     never reach it (dateparser would pick one reading silently), nor do periods wider than a day.
@@ -1144,6 +1223,8 @@ def _sentence(
     two different times are offered as a choice rather than one being picked.
     """
     groups = _group(toks, norm)
+    if any(_lone_shift(g) for g in groups):
+        raise Invalid("date.unknown")  # "2 weeks from our meeting, Friday": Friday alone would be wrong
     chosen = [g for g in groups if _worth_reading(g)] or groups
     if vague and not any(t.day is not None or t.week is not None for g in chosen for t in g):
         raise Invalid("date.vague")
@@ -1202,6 +1283,8 @@ def understand_when(text: str, *, now: dt.datetime, past: bool = False, default_
         raise
     if toks and not any(_WORD_RE.search(gap) for gap in gaps):
         raise Invalid(unknown)  # "tomorrow 3": dateparser would drop the 3 and answer 09:00
+    if any(t.shift is not None for t in toks):
+        raise Invalid(unknown)  # "3 days from <words>": dateparser drops "3 days from" or reads it as "ago"
     found = _fallback(stripped, now, past, default_hour)
     if found is None:
         raise Invalid("date.vague" if vague else unknown)
@@ -1216,6 +1299,13 @@ def _joins(gap: str, group: Sequence[_Tok], tok: _Tok) -> bool:
     if _COMMA_RE.search(gap):
         return tok.day is None and any(t.day is not None and not t.weak for t in group)
     return True
+
+
+def _lone_shift(group: Sequence[_Tok]) -> bool:
+    """Whether a phrase is an offset with no day after it to count from ("2 weeks from" + words)."""
+    return any(t.shift is not None for t in group) and not any(
+        t.day is not None or t.week is not None for t in group
+    )
 
 
 def _worth_reading(group: Sequence[_Tok]) -> bool:
@@ -1283,6 +1373,8 @@ _WARM_PHRASES = (
     "下周二下午两点到三点",
     "let's say tomorrow 10am",
     "过几天",
+    "2 weeks from tomorrow",
+    "the first monday of next month",
 )
 
 
@@ -1298,6 +1390,7 @@ def warm_up() -> None:
         _lunar_months(year)
     # dateparser loads more data lazily on the first phrases of several shapes
     for phrase in (
+        "from tomorrow",
         "2 weeks from tomorrow",
         "a week from friday",
         "the first monday of next month",

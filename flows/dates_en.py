@@ -197,8 +197,29 @@ MONTH_PARTS: dict[str, str] = {
 # Times of day said as words: end of (business) day = 17:00, first thing = 09:00.
 DAY_WORDS: dict[str, tuple[int, str]] = {"eod": (5, "pm"), "cob": (5, "pm"), "first thing": (9, "am")}
 AMPM = r"(?:[ap]\.\s?m\.|[ap]\.\s?m|[ap]\s?m)(?![a-z])"
+# "the first Monday of next month": which one in the month; "last" counts from the end.
+NTH: dict[str, int] = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "last": -1,
+}
+NTH_WORD = "|".join(sorted(NTH, key=len, reverse=True))
+MONTH_MODS: dict[str, int] = {"this": 0, "next": 1, "nxt": 1, "last": -1}
+# Units that move a day phrase on ("2 weeks from tomorrow"); a clock offset from a day is not a thing.
+FROM_UNIT = r"(?:days?|weeks?|wks?|fortnights?|months?|years?|yrs?)(?![a-z])"
 
 PATTERNS: list[tuple[str, str]] = [
+    (
+        "en_nth",
+        rf"(?<![a-z])(?:the\s+)?(?P<en_nth_o>{NTH_WORD})\s+(?P<en_nth_w>{WEEKDAY})\s+(?:of|in)\s+"
+        rf"(?:(?:the\s+)?(?P<en_nth_mod>this|next|nxt|last)\s+month(?![a-z])|(?P<en_nth_mon>{MONTH}))",
+    ),
     (
         "en_iso",
         r"(?<![\d/.-])(?P<en_iso_y>\d{4})[-/.](?P<en_iso_m>\d{1,2})[-/.](?P<en_iso_d>\d{1,2})(?![\d/.-])(?:t(?=\d))?",
@@ -215,7 +236,7 @@ PATTERNS: list[tuple[str, str]] = [
     ),
     (
         "en_dmy",
-        r"(?<![\d.:/-])(?P<en_dmy_d>\d{1,2})(?:st|nd|rd|th)?\s*(?:of\s+)?"
+        r"(?<![\d.:/-])(?:(?<![a-z])the\s+)?(?P<en_dmy_d>\d{1,2})(?:st|nd|rd|th)?\s*(?:of\s+)?"
         rf"(?P<en_dmy_mon>{MONTH})\.?(?:\s*,?\s*(?P<en_dmy_y>\d{{4}})(?![\d:]))?",
     ),
     (
@@ -233,7 +254,11 @@ PATTERNS: list[tuple[str, str]] = [
         r"(?:(?P<en_mp_mod>this|next|nxt|last)\s+)?month|(?P<en_mp_mid>mid)\s*-?\s*month|(?P<en_mp_eom>eom))"
         r"(?![a-z])",
     ),
-    ("en_ord", r"(?<![a-z\d])(?:the\s+)?(?P<en_ord_d>\d{1,2})(?:st|nd|rd|th)(?![a-z])"),
+    (
+        "en_ord",
+        r"(?<![a-z\d])(?:the\s+)?(?P<en_ord_d>\d{1,2})(?:st|nd|rd|th)(?![a-z])"
+        r"(?:\s+(?:of\s+)?(?:the\s+)?(?P<en_ord_mod>this|next|nxt|last)\s+month(?![a-z]))?",
+    ),
     (
         "en_in",
         rf"(?<![a-z])(?:in|within|after)\s+(?P<en_in_n>{NUMBER}|half\s+an?|an?\s+half)\s*(?P<en_in_unit>{UNIT})"
@@ -243,6 +268,12 @@ PATTERNS: list[tuple[str, str]] = [
         "en_ago",
         rf"(?<![a-z\d])(?P<en_ago_n>{NUMBER})\s*(?P<en_ago_unit>{UNIT})\s+"
         r"(?P<en_ago_dir>ago|from\s+now|later|before|hence)(?![a-z])",
+    ),
+    # "2 weeks from tomorrow", "a week after Friday": an offset from the day phrase that follows
+    (
+        "en_from",
+        rf"(?<![a-z\d])(?P<en_from_n>{NUMBER})\s*(?P<en_from_unit>{FROM_UNIT})\s+"
+        r"(?:from(?![a-z])|after(?=\s+\S))",  # "3 days after" alone is dateparser's "3 days later"
     ),
     (
         "en_tonight",

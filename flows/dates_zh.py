@@ -204,6 +204,11 @@ MONTH_PARTS: dict[str, str] = {"初": "start", "中旬": "mid", "中": "mid", "�
 # Token patterns, as (kind, regex). Group names are prefixed by the kind so that they stay unique
 # once every pattern is joined into one alternation.
 PATTERNS: list[tuple[str, str]] = [
+    (  # 下个月第一个周一, 12月最后一个星期五 (numerals are digits here: 第1个周1)
+        "zh_nth",
+        rf"(?:(?P<zh_nth_mr>{MONTH_REL})|(?<!\d)(?P<zh_nth_m>\d{{1,2}})\s*月)\s*(?:的\s*)?"
+        r"(?:第\s*(?P<zh_nth_n>[1-4])|(?P<zh_nth_last>最后)\s*1?)\s*个\s*(?:周|星期|礼拜)\s*(?P<zh_nth_wd>\d|[日天])",
+    ),
     (
         "zh_holiday",
         rf"(?P<zh_hol_w>{HOLIDAY})(?:\s*(?P<zh_hol_after>之后|以后|过后|后))?",
