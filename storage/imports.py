@@ -104,7 +104,7 @@ async def insert_customers(
     """The checked rows ({"values", "pending"}) as customers owned by `owner`, in bulk.
 
     Each batch is inserted and indexed for search before the next, so `on_batch` counts rows that
-    are really done (indexing is most of the time)."""
+    are done (stored and findable), not merely sent."""
     if not rows:
         return 0
     numbers = await reserve_numbers(session, now.date(), len(rows))
