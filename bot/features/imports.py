@@ -248,7 +248,9 @@ async def on_go(turn: Turn, inc: Incoming) -> list[Reply]:
     )
     await turn.set_state(None)
     text = t(lang, "data.import.done", count=count, kind=t(lang, f"data.kind.{kind}"), owner=turn.user.name)
-    return [Reply(text, edit=True)]
+    # after a "⏳" message the preview is no longer the last one: the result goes under the progress
+    # (the pressed preview is closed) rather than being edited in out of sight
+    return [Reply(text, edit=batches is None)]
 
 
 class Relay:

@@ -159,8 +159,12 @@ async def test_a_big_import_shows_its_progress_in_one_edited_message(bot: Bot) -
     )  # the preview comes after the progress message's last edit
     mark = api.mark()
     await chat.tap("导入 4000 条", preview)
-    await chat.expect("✅ 已导入 4000 条客户", timeout=60)
+    done = await chat.expect("✅ 已导入 4000 条客户", timeout=60)
     _one_edited_message(api, mark, "⏳ 正在导入", "⏳ 正在导入 4000/4000 条…")
+    assert api.calls.index(_call_of(api, done["message_id"])) > max(
+        c.index for c in api.calls_to("editMessageText", BOSS)
+    )  # the result is a new message under the progress, not the preview edited out of sight
+    assert "→ 📥 导入 4000 条" in api.message(BOSS, preview["message_id"])["text"]  # closed, no buttons
 
 
 def _call_of(api: FakeBotApi, message_id: int) -> Any:
