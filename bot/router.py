@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bot.feature import Feature, Registry
 from bot.features import FEATURES
-from bot.turn import Fetch, Incoming, Turn, Work
+from bot.turn import Fetch, Incoming, Progress, Turn, Work
 from flows.definitions import FLOWS
 from flows.engine import Button, Engine, Input, Reply, State, parse_button
 from flows.i18n import lang_of, t
@@ -75,20 +75,22 @@ class Router:
         self.default_hour = default_hour
         self._told: OrderedDict[tuple[str, int], dt.date] = OrderedDict()
 
-    async def handle(self, inc: Incoming, fetch: Fetch | None = None) -> Result:
+    async def handle(
+        self, inc: Incoming, fetch: Fetch | None = None, progress: Progress | None = None
+    ) -> Result:
         """One incoming, one transaction (plus one per piece of slow work it asked for).
 
         A database that does not answer in time rolls the step back: the person is told to send it
         again and keeps every earlier answer (the state committed before is untouched).
         """
         try:
-            return await self._handle(inc, fetch)
+            return await self._handle(inc, fetch, progress)
         except DatabaseUnavailable:
             log.warning("database unavailable: a step was rolled back")
             return Result([Reply(t(lang_of(inc.language_code), "bot.busy"))], lang_of(inc.language_code))
 
-    async def _handle(self, inc: Incoming, fetch: Fetch | None) -> Result:
-        result, work = await self._once(inc, fetch)
+    async def _handle(self, inc: Incoming, fetch: Fetch | None, progress: Progress | None) -> Result:
+        result, work = await self._once(inc, fetch, progress)
         for _ in range(MAX_WORK_ROUNDS):
             if work is None:
                 break
@@ -101,22 +103,24 @@ class Router:
             follow = dataclasses.replace(
                 inc, update_id=None, command=None, callback=None, args="", input=done
             )
-            more, work = await self._once(follow, fetch)
+            more, work = await self._once(follow, fetch, progress)
             result.replies += more.replies
             result.lang = more.lang
             result.confirm, result.seq = more.confirm, more.seq
         return result
 
-    async def _once(self, inc: Incoming, fetch: Fetch | None) -> tuple[Result, Work | None]:
+    async def _once(
+        self, inc: Incoming, fetch: Fetch | None, progress: Progress | None = None
+    ) -> tuple[Result, Work | None]:
         lang: str = lang_of(inc.language_code)
         if inc.chat_type != "private":
             # cards, flows and reminders carry phones and e-mails: never in front of a group
             return Result(self._once_a_day(("chat", inc.chat_id), self._private_only(inc, lang)), lang), None
         with database_errors():
-            return await self._in_transaction(inc, fetch, lang)
+            return await self._in_transaction(inc, fetch, lang, progress)
 
     async def _in_transaction(
-        self, inc: Incoming, fetch: Fetch | None, lang: str
+        self, inc: Incoming, fetch: Fetch | None, lang: str, progress: Progress | None = None
     ) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, inc.chat_id)  # one chat's updates one after another, across replicas too
@@ -140,6 +144,7 @@ class Router:
                 accounts.note_language(user, lang_of(inc.language_code))
             turn = await self._turn(tx, user, inc, lang)
             turn.fetch = fetch
+            turn.progress_to = progress
             turn.awaiting_confirm = inc.confirms
             replies = await self._route(turn, inc)
             if turn.saved is not None and inc.update_id is not None:

@@ -40,6 +40,7 @@ from bot.ratelimit import ChatRateLimiter
 from bot.router import Router
 from bot.runtime import Runtime, open_runtime
 from bot.senders import TelegramSender
+from bot.telegram_progress import ProgressMessage
 from bot.turn import Incoming
 from bot.updates import ChatOrderedProcessor
 from flows.engine import Input, Reply
@@ -184,7 +185,9 @@ class TelegramFrontend:
     async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
         if update.message is not None:
             self.note_message(inc.chat_id, update.message.message_id)
-        result = await self.router.handle(inc, self._fetch)
+        progress = self._progress(inc.chat_id)
+        result = await self.router.handle(inc, self._fetch, progress)
+        await progress.settle()  # the "⏳" message is done before the replies come under it
         try:
             last = await self.render(inc.chat_id, result.replies, query, result.lang)
         except Exception:
@@ -318,6 +321,10 @@ class TelegramFrontend:
             pass  # too old to edit, or already edited: the answer still went through
 
     _bot: Any = None
+
+    def _progress(self, chat_id: int) -> ProgressMessage:
+        """The turn's progress display: one message, sent the first time and edited afterwards."""
+        return ProgressMessage(self._bot, chat_id, on_sent=lambda sent: self.note_message(chat_id, sent))
 
     def bind(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self._bot = app.bot

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.router import Router
-from bot.turn import Incoming
+from bot.turn import Incoming, Progress
 from flows.engine import Button, Input, Reply
 from flows.normalize import typed_number
 
 TERMINAL_ID = -1  # a Telegram id no real account has: the terminal's own admin user
+PROGRESS_EVERY = 1.0  # seconds between two printed progress lines
 
 
 async def local_fetch(file: dict[str, Any]) -> bytes:
@@ -31,6 +33,7 @@ class TerminalChat:
     telegram_id: int = TERMINAL_ID
     language_code: str = "zh"
     buttons: list[Button] = field(default_factory=list)
+    progress: Progress | None = None  # run_terminal prints "⏳" lines; tests collect or ignore them
 
     async def feed(self, line: str) -> list[str]:
         """One typed line in, the lines to print out."""
@@ -38,7 +41,7 @@ class TerminalChat:
         inc = self._incoming(line)
         if inc is None:
             return []
-        result = await self.router.handle(inc, local_fetch)
+        result = await self.router.handle(inc, local_fetch, self.progress)
         return self.render(result.replies)
 
     def _incoming(self, line: str) -> Incoming | None:
@@ -104,8 +107,23 @@ class TerminalChat:
         return out
 
 
+def printed_progress(every: float = PROGRESS_EVERY) -> Progress:
+    """Progress as lines on the terminal, at most one a second (a terminal cannot edit a line it has
+    scrolled past, and a line every 500 rows would bury the preview)."""
+    last = -every
+
+    async def show(text: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            print(text, flush=True)
+
+    return show
+
+
 async def run_terminal(router: Router) -> None:
-    chat = TerminalChat(router)
+    chat = TerminalChat(router, progress=printed_progress())
     loop = asyncio.get_running_loop()
     for line in await chat.feed("/start"):
         print(line)

@@ -8,6 +8,7 @@ or lives in flows/ and storage/. The router builds one Turn per incoming, inside
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,11 @@ from storage.services import Clock, StoreServices
 from storage.tx import Tx
 
 Fetch = Callable[[dict[str, Any]], Awaitable[bytes]]
+Progress = Callable[[str], Awaitable[None]]  # the front end shows "⏳ …" while a long step runs
 CURRENT_TTL = dt.timedelta(hours=2)  # how long a customer card stays "open" for /log, files, …
 PAGE = 8  # customers per list message
+
+log = logging.getLogger(__name__)
 
 
 def record_id(data: str | None, prefix: str) -> int | None:
@@ -99,6 +103,7 @@ class Turn:
     redispatch: Redispatch | None = None
     awaiting_confirm: bool = False  # states written now count as unseen until the front end confirms
     saved: tuple[str, int | None] | None = None  # what this turn saved (kind, customer), for redeliveries
+    progress_to: Progress | None = None  # the front end's progress display, if it has one
 
     # ------------------------------------------------------------ the conversation state
 
@@ -241,6 +246,19 @@ class Turn:
         assert self.redispatch is not None
         inc = Incoming(chat_id=self.chat_id, telegram_id=self.user.telegram_id, input=inp)
         return await self.redispatch(self, inc)
+
+    async def progress(self, text: str) -> None:
+        """Tell the person how far a long step is (a big import); nothing when the front end shows none.
+
+        Progress is a courtesy: a front end that fails to show it must not fail the step, so any error
+        is logged (its type only) and swallowed.
+        """
+        if self.progress_to is None:
+            return
+        try:
+            await self.progress_to(text)
+        except Exception as exc:  # see above: never fail the turn over a progress line
+            log.warning("progress not shown: %s", type(exc).__name__)
 
     def defer(self, work: Work) -> None:
         """Run slow work after this transaction; its result comes back as an input."""

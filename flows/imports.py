@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -294,11 +294,29 @@ def contact_keys(values: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def check_rows(table: Sequence[Sequence[str]], mapping: Mapping_, keys: BookKeys, lang: str) -> Checked:
-    """Every data row parsed and checked; the first of two equal rows is the one that counts."""
+OnProgress = Callable[[int, int], None]  # (rows checked, rows in all)
+PROGRESS_EVERY = 500  # rows between two progress calls of check_rows
+
+
+def check_rows(
+    table: Sequence[Sequence[str]],
+    mapping: Mapping_,
+    keys: BookKeys,
+    lang: str,
+    on_progress: OnProgress | None = None,
+    every: int = PROGRESS_EVERY,
+) -> Checked:
+    """Every data row parsed and checked; the first of two equal rows is the one that counts.
+
+    `on_progress(done, total)` is called every `every` rows and once at the end (done == total), from
+    whatever thread checks: it must only hand the numbers on (this stays free of I/O).
+    """
     seen: dict[str, int] = {}
     rows: list[Row] = []
+    total = len(table) - 1
     for offset, cells in enumerate(table[1:], start=2):
+        if on_progress is not None and offset > 2 and (offset - 2) % every == 0:
+            on_progress(offset - 2, total)
         raw = {
             name: str(cells[i]).strip() if i < len(cells) and cells[i] is not None else ""
             for i, name in enumerate(mapping.columns)
@@ -325,6 +343,8 @@ def check_rows(table: Sequence[Sequence[str]], mapping: Mapping_, keys: BookKeys
                 for k in row.keys:
                     seen[k] = offset
         rows.append(row)
+    if on_progress is not None and total > 0:
+        on_progress(total, total)
     return Checked(mapping.kind, rows)
 
 

@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from storage.models import Audit, Contact, Customer, DaySequence, User
 from storage.repo import CONTACT_FIELDS, CUSTOMER_FIELDS, team_ids
 
 IMPORT_ACTION = "import"
+BATCH = 1000  # rows per INSERT statement (and per progress report)
+OnBatch = Callable[[int, int], Awaitable[None]]  # (rows written, rows in all), after each batch
 
 
 class TooMany(Exception):
@@ -92,9 +94,17 @@ async def reserve_numbers(session: AsyncSession, day: dt.date, count: int) -> li
 
 
 async def insert_customers(
-    session: AsyncSession, owner: User, by: User, rows: Sequence[dict[str, Any]], now: dt.datetime
+    session: AsyncSession,
+    owner: User,
+    by: User,
+    rows: Sequence[dict[str, Any]],
+    now: dt.datetime,
+    on_batch: OnBatch | None = None,
 ) -> int:
-    """The checked rows ({"values", "pending"}) as customers owned by `owner`, in bulk."""
+    """The checked rows ({"values", "pending"}) as customers owned by `owner`, in bulk.
+
+    Each batch is inserted and indexed for search before the next, so `on_batch` counts rows that
+    are done (stored and findable), not merely sent."""
     if not rows:
         return 0
     numbers = await reserve_numbers(session, now.date(), len(rows))
@@ -121,15 +131,22 @@ async def insert_customers(
             address=address.get("full"),
         )
         records.append(record)
-    for start in range(0, len(records), 1000):
-        await session.execute(insert(Customer), records[start : start + 1000])
-    created = await session.execute(select(Customer.id).where(Customer.number.in_(numbers)))
-    await search.reindex_many(session, created.scalars())  # /find and the duplicate check see them
+    for start in range(0, len(records), BATCH):
+        await session.execute(insert(Customer), records[start : start + BATCH])
+        batch = numbers[start : start + BATCH]
+        created = await session.execute(select(Customer.id).where(Customer.number.in_(batch)))
+        await search.reindex_many(session, created.scalars())  # /find and the duplicate check see them
+        if on_batch is not None:
+            await on_batch(start + len(batch), len(records))
     return len(records)
 
 
 async def insert_contacts(
-    session: AsyncSession, by: User, rows: Sequence[dict[str, Any]], now: dt.datetime
+    session: AsyncSession,
+    by: User,
+    rows: Sequence[dict[str, Any]],
+    now: dt.datetime,
+    on_batch: OnBatch | None = None,
 ) -> int:
     records = []
     for row in rows:
@@ -145,8 +162,10 @@ async def insert_contacts(
             updated_at=now,
         )
         records.append(record)
-    for start in range(0, len(records), 1000):
-        await session.execute(insert(Contact), records[start : start + 1000])
+    for start in range(0, len(records), BATCH):
+        await session.execute(insert(Contact), records[start : start + BATCH])
+        if on_batch is not None:
+            await on_batch(min(start + BATCH, len(records)), len(records))
     await search.reindex_many(session, {r["customer_id"] for r in records})  # found by contact names
     return len(records)
 

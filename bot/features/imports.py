@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,9 @@ IMPORTERS = ("manager", "admin")
 EXTENSIONS = (".csv", ".xlsx")
 MAX_MB = 10  # what the bot may download from Telegram here (storage.files.MAX_BYTES)
 IMPORT_FLOW = Flow(FLOW, FLOW, (Step("file", kind="files", prompt="q.import.file"),))
+PROGRESS_FROM = 1000  # rows: a smaller file is checked and imported in about a second, without "⏳"
+
+log = logging.getLogger(__name__)
 
 
 def folder(turn: Turn) -> Path:
@@ -171,7 +177,15 @@ async def _preview(turn: Turn, context: dict[str, Any]) -> list[Reply]:
         return [Reply(t(lang, "data.import.gone"))]
     keys = await store.book_keys(turn.tx, turn.user, kind)
     mapping = Mapping_(kind, list(context["columns"]))
-    checked = await asyncio.to_thread(check_rows, table, mapping, keys, lang)
+    relay = None
+    if len(table) - 1 >= PROGRESS_FROM:
+        relay = Relay(
+            asyncio.get_running_loop(),
+            lambda done, total: turn.progress(t(lang, "data.import.checking", done=done, total=total)),
+        )
+    checked = await asyncio.to_thread(check_rows, table, mapping, keys, lang, relay)
+    if relay is not None:
+        await relay.settle()  # the last "⏳" goes out before the preview
     rows_path = path.with_suffix(".rows.json")
     await asyncio.to_thread(store.save_payload, rows_path, store.payload(checked))
     report = path.with_name(f"{Path(context['name']).stem}-errors.xlsx")
@@ -217,11 +231,16 @@ async def on_go(turn: Turn, inc: Incoming) -> list[Reply]:
         return [Reply(t(lang, "data.import.gone"))]
     rows = store.still_new(rows, await store.book_keys(turn.tx, turn.user, kind), kind)
     now = turn.clock()
+
+    async def on_batch(done: int, total: int) -> None:
+        await turn.progress(t(lang, "data.import.inserting", done=done, total=total))
+
+    batches = on_batch if len(rows) >= PROGRESS_FROM else None
     if kind == "contacts":
-        count = await store.insert_contacts(turn.tx, turn.user, rows, now)
+        count = await store.insert_contacts(turn.tx, turn.user, rows, now, batches)
     else:
         try:
-            count = await store.insert_customers(turn.tx, turn.user, turn.user, rows, now)
+            count = await store.insert_customers(turn.tx, turn.user, turn.user, rows, now, batches)
         except store.TooMany as exc:  # checked before anything is written
             return [Reply(t(lang, "data.import.too_many", left=exc.left))]
     await store.record_import(
@@ -229,7 +248,55 @@ async def on_go(turn: Turn, inc: Incoming) -> list[Reply]:
     )
     await turn.set_state(None)
     text = t(lang, "data.import.done", count=count, kind=t(lang, f"data.kind.{kind}"), owner=turn.user.name)
-    return [Reply(text, edit=True)]
+    # after a "⏳" message the preview is no longer the last one: the result goes under the progress
+    # (the pressed preview is closed) rather than being edited in out of sight
+    return [Reply(text, edit=batches is None)]
+
+
+class Relay:
+    """check_rows' progress, from its worker thread to the event loop: the thread only stores the
+    newest (done, total) and, if no report is pending, schedules one with call_soon_threadsafe; the
+    loop then reports the newest numbers. So at most one report is ever queued (a slow front end
+    cannot pile them up), none is awaited by the thread, and the last numbers are never lost."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, report: Callable[[int, int], Awaitable[None]]
+    ) -> None:
+        self._loop = loop
+        self._report = report
+        self._lock = threading.Lock()
+        self._newest: tuple[int, int] | None = None
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, done: int, total: int) -> None:  # in the worker thread
+        with self._lock:
+            self._newest = (done, total)
+            if self._pending:
+                return
+            self._pending = True
+        self._loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        self._task = self._loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            with self._lock:
+                newest, self._newest = self._newest, None
+                if newest is None:
+                    self._pending = False
+                    return
+            try:
+                await self._report(*newest)
+            except Exception as exc:  # progress is a courtesy: never fail the import over it
+                log.warning("import progress not reported: %s", type(exc).__name__)
+
+    async def settle(self) -> None:
+        """Wait for the report in flight (call after the thread is done: its last schedule has run)."""
+        await asyncio.sleep(0)
+        if self._task is not None:
+            await self._task
 
 
 async def cancel(turn: Turn, inc: Incoming) -> list[Reply]:

@@ -101,6 +101,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "data.chart.on_time": "24小时内录入",
         "data.import.too_many": "客户编号每天最多 9999 个,今天还剩 {left} 个:请把文件分到几天导入。",
         "data.kind.contacts": "联系人",
+        "data.import.checking": "⏳ 正在检查第 {done}/{total} 行…",
+        "data.import.inserting": "⏳ 正在导入 {done}/{total} 条…",
     },
     "en": {
         "help.backup": "back up the database and attachments now (admins)",
@@ -202,5 +204,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "data.chart.on_time": "Entered within 24 h",
         "data.import.too_many": "Customer numbers allow at most 9,999 new customers a day and {left} are left today: please split the file over several days.",
         "data.kind.contacts": "contacts",
+        "data.import.checking": "⏳ Checking row {done:,} of {total:,}…",
+        "data.import.inserting": "⏳ Importing {done:,} of {total:,}…",
     },
 }

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -21,7 +23,7 @@ from storage.files import FileStore
 from tests.conftest import Database
 from tests.data.book import ADMIN, BOSS, populate
 from tests.e2e.conftest import Chat, application
-from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, started
+from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser, busiest, started
 
 BOSS_USER = FakeUser(BOSS, "经理", last_name="李", language_code="zh-hans")
 ADMIN_USER = FakeUser(ADMIN, "Admin", language_code="en")
@@ -138,3 +140,50 @@ async def test_an_admin_erases_a_contact_through_the_chat(bot: Bot) -> None:
         names = [c.name for c in (await s.execute(select(Contact))).scalars()]
         (row,) = (await s.execute(select(Erasure))).scalars()
     assert "周杰" not in names and ERASED in names and row.redacted
+
+
+async def test_a_big_import_shows_its_progress_in_one_edited_message(bot: Bot) -> None:
+    """4,000 rows: while they are checked, and again while they are inserted, one "⏳" message is sent
+    and then edited (never more than once a second), ending on the total; preview and result follow."""
+    from tests.data.test_import_progress import customers_csv
+
+    chat, api = Chat(bot.api, BOSS_USER), bot.api
+    chat.say("/import")
+    await chat.expect("请发送要导入的 CSV")
+    mark = api.mark()
+    api.push_document(BOSS, customers_csv(4000), "客户.csv", "text/csv", user=BOSS_USER)
+    preview = await chat.expect("导入预览(客户,共 4000 行)", timeout=60)
+    _one_edited_message(api, mark, "⏳ 正在检查第", "⏳ 正在检查第 4000/4000 行…")
+    assert api.calls.index(_call_of(api, preview["message_id"])) > max(
+        c.index for c in api.calls_to("editMessageText", BOSS)
+    )  # the preview comes after the progress message's last edit
+    mark = api.mark()
+    await chat.tap("导入 4000 条", preview)
+    done = await chat.expect("✅ 已导入 4000 条客户", timeout=60)
+    _one_edited_message(api, mark, "⏳ 正在导入", "⏳ 正在导入 4000/4000 条…")
+    assert api.calls.index(_call_of(api, done["message_id"])) > max(
+        c.index for c in api.calls_to("editMessageText", BOSS)
+    )  # the result is a new message under the progress, not the preview edited out of sight
+    assert "→ 📥 导入 4000 条" in api.message(BOSS, preview["message_id"])["text"]  # closed, no buttons
+
+
+def _call_of(api: FakeBotApi, message_id: int) -> Any:
+    return next(
+        c for c in api.calls_to("sendMessage", BOSS, ok_only=True) if c.result["message_id"] == message_id
+    )
+
+
+def _one_edited_message(api: FakeBotApi, since: int, head: str, last: str) -> None:
+    sent = [c for c in api.calls_to("sendMessage", BOSS, ok_only=True) if c.index >= since]
+    progress = [c for c in sent if (c.text or "").startswith(head)]
+    assert len(progress) == 1, [c.text for c in sent]  # one message, not one per report
+    message_id = progress[0].result["message_id"]
+    edits = [
+        c
+        for c in api.calls_to("editMessageText", BOSS, ok_only=True)
+        if c.index >= since and c.params.get("message_id") == message_id
+    ]
+    assert edits and edits[-1].text == last and all(e.text.startswith(head) for e in edits)
+    stamps = [progress[0].ts] + [e.ts for e in edits]
+    assert busiest(stamps) == 1 and min(b - a for a, b in itertools.pairwise(stamps)) >= 1.0
+    assert api.message(BOSS, message_id)["text"] == last
