@@ -96,9 +96,8 @@ class Flow:
 class Input(BaseModel):
     """One thing the user did, already stripped of anything Telegram-specific."""
 
-    kind: Literal[
-        "text", "button", "contact", "location", "file", "card"
-    ]  # card: a photo to read as a business card
+    # "card": a photo to read as a business card; "sheet": a spreadsheet sent with nothing open
+    kind: Literal["text", "button", "contact", "location", "file", "card", "sheet"]
     text: str = ""
     data: str = ""
     seq: int | None = None

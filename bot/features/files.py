@@ -8,6 +8,7 @@ staged file comes back as a new input. A photo with nothing open is handed to th
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from bot.feature import Feature, Press, Takes
@@ -34,6 +35,8 @@ async def file_input(turn: Turn, inc: Incoming) -> list[Reply]:
     file = dict(inc.input.file or {})
     if "staged" in file:
         return await _staged(turn, file)
+    if turn.state is None and await _is_import(turn, file):
+        return await turn.hand_over(Input(kind="sheet", file=file))
     try:
         check(file_info(file))
     except Invalid as bad:
@@ -54,6 +57,19 @@ async def file_input(turn: Turn, inc: Incoming) -> list[Reply]:
         return [Reply(t(lang, "capture.no_download"))]
     turn.defer(Work(lambda: _download(turn.fetch, turn.files, file, lang)))  # type: ignore[arg-type]
     return []
+
+
+async def _is_import(turn: Turn, file: dict[str, Any]) -> bool:
+    """A CSV, or an Excel file with no customer open, sent by someone who may import: an import
+    (with a customer card open an Excel file is that customer's attachment, as before)."""
+    if file.get("type") != "document" or turn.user.role not in ("manager", "admin"):
+        return False
+    suffix = Path(str(file.get("name") or "")).suffix.lower()
+    if suffix == ".csv":
+        return True
+    if suffix == ".xlsx":
+        return await repo.current_customer(turn.tx, turn.user, turn.clock(), CURRENT_TTL) is None
+    return False
 
 
 async def _download(fetch: Fetch, files: FileStore, file: dict[str, Any], lang: str) -> Input | list[Reply]:

@@ -15,6 +15,7 @@ Import, the rows checked again against the book as it is now and inserted in thi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.feature import Command, Feature, Owns, Press
+from bot.feature import Command, Feature, Owns, Press, Takes
 from bot.turn import Fetch, Incoming, Turn, Work
 from flows.engine import Button, Flow, Input, Reply, Step, parse_button
 from flows.errors import Invalid
@@ -49,6 +50,18 @@ async def start(turn: Turn, inc: Incoming) -> list[Reply]:
     if turn.user.role not in IMPORTERS:
         return [Reply(t(turn.lang, "data.import.refused"))]
     return await turn.start(FLOW)
+
+
+async def on_sheet(turn: Turn, inc: Incoming) -> list[Reply]:
+    """A spreadsheet sent with nothing open (the files feature hands it over): the import starts
+    with it, as if /import had been typed first."""
+    assert inc.input is not None
+    if turn.user.role not in IMPORTERS:
+        return [Reply(t(turn.lang, "data.import.refused"))]
+    outcome = await turn.engine.start(FLOW, turn.services)
+    await turn.set_state(outcome.state)
+    sent = dataclasses.replace(inc, input=Input(kind="file", file=inc.input.file))
+    return await on_input(turn, sent)
 
 
 async def on_input(turn: Turn, inc: Incoming) -> list[Reply]:
@@ -321,6 +334,7 @@ FEATURE = Feature(
         Press("g|imp|go", on_go, "import the previewed rows"),
         Press("g|imp|cancel", cancel, "cancel the import"),
     ),
+    takes=(Takes("sheet", on_sheet, when="always", help="help.import_sheet"),),
     owns=(Owns(FLOW, on_input),),
     flows={FLOW: IMPORT_FLOW},
 )

@@ -209,3 +209,16 @@ def test_crm_bot_import_dry_run_then_import_then_again(
     assert "0 new" in capsys.readouterr().out
     assert main(["import", str(source), "--as", str(ANN)]) == 2
     assert "only managers and admins" in capsys.readouterr().err
+
+
+async def test_a_csv_sent_with_nothing_open_starts_the_import_for_a_manager_only(
+    router: Router, db: Database
+) -> None:
+    boss = Person(router, BOSS)
+    await boss.send_file(CSV.encode("utf-8"), "document", "客户.csv", "text/csv")
+    assert "第 8 列的表头“微信号”我不认识" in boss.text  # the import took it, as after /import
+    await boss.tap("忽略这一列")
+    assert "导入预览(客户,共 6 行)" in boss.text
+    ann = Person(router, ANN)  # a sales person: no import, the usual answer about the file
+    await ann.send_file(CSV.encode("utf-8"), "document", "客户.csv", "text/csv")
+    assert "导入预览" not in ann.text and "表头" not in ann.text
