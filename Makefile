@@ -16,7 +16,7 @@ test: setup  ## lint, type-check, then every test (SQLite, and PostgreSQL when r
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy flows storage bot
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4  # four workers: the end-to-end tests mostly wait (on the stand-in, the rate limits)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy flows storage bot && $(BIN)/lint-imports

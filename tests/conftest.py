@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -121,5 +122,11 @@ def clock() -> Clock:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    ran = ", ".join(sorted(BACKENDS_RUN)) or "none"
-    terminalreporter.write_line(f"database backends exercised: {ran}")
+    """Which backends the passed tests ran on: this process's own record, and (with pytest-xdist,
+    whose workers keep theirs) the backend in each passed database test's id."""
+    ran = set(BACKENDS_RUN)
+    for report in terminalreporter.stats.get("passed", []):
+        found = re.search(r"\[(?:[^\]]*-)?(sqlite|postgres)(?:-[^\]]*)?\]", getattr(report, "nodeid", ""))
+        if found:
+            ran.add(found.group(1))
+    terminalreporter.write_line(f"database backends exercised: {', '.join(sorted(ran)) or 'none'}")
