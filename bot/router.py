@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -161,26 +162,27 @@ class Router:
         Only the question those replies showed (`seq`) is marked: if another replica has moved the
         entry on meanwhile, its newer question stays unconfirmed until its own replies are sent.
         """
-        async with transaction(self.sessions) as tx:
-            await lock_chat(tx, chat_id)
-            user = await repo.user_by_telegram(tx, telegram_id)
-            row = await repo.load_conversation(tx, chat_id, user.id) if user is not None else None
-            if user is None or row is None:
-                return
-            try:
-                state = State.model_validate(row.state)
-            except ValidationError:
-                return
-            if seq is not None and state.seq != seq:
-                return
+
+        def seen(state: State) -> None:
             state.delivered, state.send_failed = True, False
             if message_id is not None:
                 state.asked[str(message_id)] = state.step or state.phase
                 state.asked = dict(list(state.asked.items())[-KEPT_IDS:])
-            await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
+
+        await self._mark(chat_id, telegram_id, seq, seen)
 
     async def undelivered(self, chat_id: int, telegram_id: int, seq: int | None) -> None:
         """The front end could not send the replies: the question they showed was not seen."""
+
+        def lost(state: State) -> None:
+            state.delivered, state.send_failed = False, True
+
+        await self._mark(chat_id, telegram_id, seq, lost)
+
+    async def _mark(
+        self, chat_id: int, telegram_id: int, seq: int | None, change: Callable[[State], None]
+    ) -> None:
+        """Change the open entry's delivery marks, if it still shows the question `seq`."""
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, chat_id)
             user = await repo.user_by_telegram(tx, telegram_id)
@@ -193,7 +195,7 @@ class Router:
                 return
             if seq is not None and state.seq != seq:
                 return
-            state.delivered, state.send_failed = False, True
+            change(state)
             await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
 
     def _private_only(self, inc: Incoming, lang: str) -> list[Reply]:
