@@ -113,11 +113,11 @@ async def test_a_subject_access_request_sends_everything_about_the_person(setup:
     assert "是哪一位" not in boss.text and not [f for r in boss.last.replies for f in r.files]  # type: ignore[union-attr]
 
 
+# the restore itself is tested on both backends in test_backup.py
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_restoring_an_older_backup_applies_the_erasures_made_since(
     setup: tuple[Router, Book], db: Database, tmp_path: Path, clock: Clock
 ) -> None:
-    if db.backend != "sqlite":
-        pytest.skip("the restore itself is tested on both backends in test_backup.py")
     router, book = setup
     made = await backup.backup(
         db.engine, tmp_path / "data" / "attachments", tmp_path / "data" / "backups", clock()

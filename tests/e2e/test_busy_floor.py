@@ -171,9 +171,9 @@ async def _post(port: int, update: dict[str, Any], secret: str | None = SECRET) 
     return response.status_code
 
 
+# the secret is checked before any database work: once is enough
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_the_webhook_refuses_a_request_without_the_secret(fake_api: FakeBotApi, db: Database) -> None:
-    if db.backend != "sqlite":
-        pytest.skip("the secret is checked before any database work: once is enough")
     await _register(db, ANN)
     port = _free_port()
     app = await _start_webhook(fake_api, db.engine, port)
@@ -190,9 +190,9 @@ async def test_the_webhook_refuses_a_request_without_the_secret(fake_api: FakeBo
         await _stop(app)
 
 
+# one backend is enough for the HTTP side
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_metrics_and_health_are_served_and_count_updates(fake_api: FakeBotApi, db: Database) -> None:
-    if db.backend != "sqlite":
-        pytest.skip("one backend is enough for the HTTP side")
     await _register(db, ANN)
     port, metrics_port = _free_port(), _free_port()
     metrics = Metrics()
@@ -240,11 +240,11 @@ async def _until(check: Any, what: str, timeout: float = 10.0) -> None:
 
 
 @pytest.mark.postgres
+# replicas share a PostgreSQL
+@pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 async def test_two_replicas_apply_one_chats_updates_one_after_the_other(
     fake_api: FakeBotApi, db: Database
 ) -> None:
-    if db.backend != "postgres":
-        pytest.skip("replicas share a PostgreSQL")
     await _register(db, ANN)
     schema = db.url.rsplit("#schema=", 1)[1]
     engines = [
