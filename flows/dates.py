@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -258,8 +258,8 @@ _PATTERNS = en.PATTERNS[:_EN_CUT] + zh.PATTERNS[:_ZH_CUT] + en.PATTERNS[_EN_CUT:
 # Every token starts with one of these characters (an English word only at a word start); checking
 # that first makes scanning a note several times faster than trying each pattern at each position.
 _TOKEN_START = (
-    r"(?=[\d@大后前今明昨下上本这次周星礼凌清早中午傍晚夜现刚此半去月元春过除年劳端国圣平农阴正冬腊差吃]"
-    r"|(?<![a-z])[abcdefijlmnoprstwxy])"
+    r"(?=[\d@大后前之以今明昨下上本这次周星礼凌清早中午傍晚夜现刚此半去月元春过除年劳端国圣平农阴正冬腊差吃]"
+    r"|(?<![a-z])[abcdefhijlmnopqrstwxy])"
 )
 _TOKEN_RE = re.compile(
     _TOKEN_START + "(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS) + ")"
@@ -279,16 +279,22 @@ _WORD_RE = re.compile(r"[a-z]{2}")
 _FILLER_RE = re.compile(rf"(?:{_PUNCT}|{_words(en.FILLERS + zh.FILLERS)})*")
 _JOIN_RE = re.compile(rf"(?:[\s,，、]|{_words(('at', 'on', 'the', 'of', '@', '的', '在', '于'))})*")
 _COMMA_RE = re.compile(r"[,，、]")
-# dateparser costs 0.5-2 ms a call, so it only sees text with at least one date-like English word.
+# What still reaches dateparser is given only its relative-time parser (issue 14: the rules read
+# every absolute date, weekday and month; that parser is the one that answered the tail, and the
+# others only cost time), so only text it can read is passed: a unit or a relative day word.
 _DATEISH_RE = re.compile(
-    r"(?<![a-z])(?:\d+(?:st|nd|rd|th)?|[a-z]*day|week|fortnight|month|year|hour|minute|noon|night|morning|"
-    r"evening|tomorrow|tonight|ago|next|last|from|now|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"(?<![a-z])(?:mins?|minutes?|hours?|hrs?|days?|weeks?|wks?|fortnights?|months?|years?|yrs?"
+    r"|today|tomorrow|yesterday|tonight|now|ago)(?![a-z])"
 )
 # The same, words only: English gaps with these are phrases for dateparser, not remarks around a date.
 _DATE_WORD_RE = re.compile(
     r"(?<![a-z])(?:[a-z]*day|weeks?|fortnights?|months?|years?|hours?|minutes?|noon|night|morning|evening"
     rf"|tomorrow|tonight|ago|next|last|from|now|before|after|[ap]\.?m\.?|o'?clock|{en.MONTH})s?(?![a-z])"
 )
+# An hour said as a word next to a date ("tomorrow at ten" with no rule for it) must not be dropped.
+_NUMBER_WORD = rf"(?<![a-z])(?:{en.HOUR_WORD}|half|quarter|thirty|fifteen|forty[\s-]*five)(?![a-z])"
+_NUMBER_WORD_BEFORE = re.compile(rf"{_NUMBER_WORD}(?:[\s-]*(?:ish|at|around|about|@))*[\s-]*$")
+_NUMBER_WORD_AFTER = re.compile(rf"^(?:[\s-]*(?:at|around|about|@))*[\s-]*{_NUMBER_WORD}")
 _RANGE_RE = re.compile(r"\s*(?:到|至|-|–|—|~|～|(?<![a-z])(?:to|till|until|til)(?![a-z]))\s*")
 _HARD_STOP_RE = re.compile(r"[,，。;；!！?？\n]")
 _VAGUE_RE = re.compile(_words(en.VAGUE + zh.VAGUE))
@@ -331,8 +337,9 @@ def _weekday_token(start: int, end: int, weekday: int, mode: str, shift: int = 0
     return _Tok(start, end, day=_Day("weekday", weekday=weekday, mode=mode, shift=shift), weak=weak)
 
 
-def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
-    """Turn one regex match into what it says; lexical impossibilities become an error token."""
+def _make_token(m: re.Match[str], norm: _Norm) -> _Tok | None:
+    """Turn one regex match into what it says; lexical impossibilities become an error token, and
+    None means the match is no token where it stands (its text stays in the gaps)."""
     kind = m.lastgroup or ""
     g = m.group
     s, e = m.start(), m.end()
@@ -379,9 +386,16 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         )
         return _Tok(s, e, day=nth)
     if kind == "en_from":
-        unit, mult = next(v for k, v in en.UNITS.items() if g("en_from_unit").startswith(k))
-        amount = _en_number(re.sub(r"\s+", " ", g("en_from_n"))) * mult
-        return _Tok(s, e, shift=_Day("offset", n=amount, unit=unit), weak=True)
+        if g("en_from_day"):  # "the day after/before <day>"
+            sign = -1 if g("en_from_dd") == "before" else 1
+            return _Tok(s, e, shift=_Day("offset", n=sign, unit="day"), weak=True)
+        if g("en_from_fn"):  # "fortnight from today" (dateparser read it as today)
+            unit, amount = "day", 14
+        else:
+            unit, mult = next(v for k, v in en.UNITS.items() if g("en_from_unit").startswith(k))
+            amount = _en_number(re.sub(r"\s+", " ", g("en_from_n"))) * mult
+        sign = -1 if g("en_from_dir") == "before" else 1
+        return _Tok(s, e, shift=_Day("offset", n=amount * sign, unit=unit), weak=True)
     if kind == "en_hol":
         key = _en_holiday_key(g("en_hol_w"))
         return _Tok(s, e, day=_Day("holiday", part=key, after=g("en_hol_after") is not None))
@@ -394,6 +408,12 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
             part, mod = en.MONTH_PARTS[g("en_mp_p")], g("en_mp_mod")
         shift = {None: 0, "this": 0, "next": 1, "nxt": 1, "last": -1}[mod]
         return _Tok(s, e, day=_Day("monthpart", part=part, shift=shift, explicit=mod is not None))
+    if kind == "en_bare":
+        if norm.text[:s].strip(" ,.") or norm.text[e:].strip(" ,.!?"):
+            return None  # only a whole answer ("2 weeks"); "in 1 day and 2 hours" is not two dates
+        unit, mult = next(v for k, v in en.UNITS.items() if g("en_bare_unit").startswith(k))
+        amount = _en_number(g("en_bare_n")) * mult
+        return _Tok(s, e, day=_Day("offset", n=amount, unit=unit, mode="either"), weak=True)
     if kind == "en_tonight":
         clock = _clock(int(g("en_tn_h")), 0)
         if isinstance(clock, Invalid):
@@ -432,7 +452,12 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
             if unit != "minute" or mult != 60:
                 return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
             return _Tok(s, e, day=_Day("offset", n=30 * sign, unit="minute"))
-        return _Tok(s, e, day=_Day("offset", n=_en_number(word) * mult * sign, unit=unit))
+        amount = _en_number(word) * mult
+        if kind == "en_in" and g("en_in_half"):  # "in an hour and a half"
+            if unit != "minute" or mult != 60:
+                return _Tok(s, e, error=Invalid("date.unknown"), weak=True)
+            amount += 30
+        return _Tok(s, e, day=_Day("offset", n=amount * sign, unit=unit))
     if kind == "en_rel":
         word = re.sub(r"\s+", " ", g("en_rel_w")).removeprefix("the ")
         if word == "day after tomorrow":
@@ -450,14 +475,44 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
         name = g("en_wd_w")
         mode = "bare" if mod is None else en.WEEKDAY_MODS[re.sub(r"\s+", " ", mod)]
         if mode == "next":
-            return _weekday_token(s, e, en.WEEKDAYS[name], "week", 1)
+            tok = _weekday_token(s, e, en.WEEKDAYS[name], "week", 1)
+            if g("en_wd_plus") and tok.day is not None:  # "next Monday week": a week after it
+                return _Tok(s, e, day=replace(tok.day, plus=7))
+            if g("en_wd_an"):
+                return _Tok(s, e, error=Invalid("date.conflict"))
+            return tok
         tok = _weekday_token(s, e, en.WEEKDAYS[name], mode, weak=mod is None and name in en.WEAK_WEEKDAYS)
+        if g("en_wd_an") and tok.day is not None:  # "the Friday after next": in the week after next
+            if mod is not None:
+                return _Tok(s, e, error=Invalid("date.conflict"))
+            return _weekday_token(s, e, tok.day.weekday, "week", 2)
         if g("en_wd_plus") and tok.day is not None:  # "Monday week": a week after the coming Monday
             return _Tok(s, e, day=_Day("weekday", weekday=tok.day.weekday, mode=mode, plus=7))
         return tok
     if kind == "en_ap":
         ampm = "pm" if g("en_ap_ap").startswith("p") else "am"
         return _time_token(s, e, _clock(int(g("en_ap_h")), _int(g("en_ap_m")), ampm=ampm))
+    if kind == "en_past":
+        q, h = g("en_past_q"), g("en_past_h")
+        minutes = 30 if q == "half" else 15 if q.endswith("quarter") else _en_number(q)
+        hour = _en_number(h)
+        if g("en_past_dir") == "to":
+            if not 1 <= minutes <= 59:
+                return _Tok(s, e, error=_bad_time(hour, 0), weak=True)
+            hour, minutes = (hour - 1) % 24, 60 - minutes
+        ap = g("en_past_ap")
+        said = None if ap is None else "pm" if ap.startswith("p") else "am"
+        if said is not None and hour == 0:
+            hour = 12
+        return _time_token(s, e, _clock(hour, minutes, ampm=said, bare=said is None))
+    if kind == "en_hw":
+        if g("en_hw_at"):
+            return _time_token(s, e, _clock(_en_number(g("en_hw_at")), 0, bare=True), weak=True)
+        ap = g("en_hw_ap")
+        hour = _en_number(g("en_hw_h"))
+        if ap is None:  # "ten o'clock"
+            return _time_token(s, e, _clock(hour, 0, bare=True))
+        return _time_token(s, e, _clock(hour, 0, ampm="pm" if ap.startswith("p") else "am"))
     if kind == "en_col":
         h = g("en_col_h")
         return _time_token(s, e, _clock(int(h), int(g("en_col_m")), bare=not h.startswith("0")))
@@ -520,6 +575,11 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok:
             return _Tok(s, e, error=Invalid("date.unknown"), weak=True)  # 半天后, 半分钟后
         sign = 1 if g("zh_off_dir") in zh.AFTER_WORDS else -1
         return _Tok(s, e, day=_Day("offset", n=int(total) * sign, unit=unit))
+    if kind == "zh_post":
+        unit, mult = zh.OFFSET_UNITS["月" if g("zh_post_ge") else g("zh_post_unit")]
+        after = g("zh_post_dir") in zh.AFTER_WORDS
+        amount = int(g("zh_post_n")) * mult * (1 if after else -1)
+        return _Tok(s, e, shift=_Day("offset", n=amount, unit=unit, after=after), weak=True)
     if kind == "zh_day":
         return _Tok(s, e, day=_Day("monthday", day=int(g("zh_day_d"))), weak=True)
     if kind == "zh_rel":
@@ -581,7 +641,8 @@ def _en_holiday_key(words: str) -> str:
 
 
 def _tokens(norm: _Norm) -> list[_Tok]:
-    return [_make_token(m, norm) for m in _TOKEN_RE.finditer(norm.text) if m.end() > m.start()]
+    found = (_make_token(m, norm) for m in _TOKEN_RE.finditer(norm.text) if m.end() > m.start())
+    return [tok for tok in found if tok is not None]
 
 
 # ---------------------------------------------------------------- resolution
@@ -651,9 +712,7 @@ def _weekday_date(day: _Day, today: dt.date, past: bool) -> dt.date:
     """Weeks run Monday to Sunday. 下周X/next X = X of next week; a bare weekday = its next
     occurrence after today (for an interaction date: its most recent one, today included)."""
     if day.plus:
-        return _weekday_date(_Day("weekday", weekday=day.weekday, mode=day.mode), today, past) + dt.timedelta(
-            days=day.plus
-        )
+        return _weekday_date(replace(day, plus=0), today, past) + dt.timedelta(days=day.plus)
     delta_fwd = (day.weekday - today.weekday()) % 7
     monday = today - dt.timedelta(days=today.weekday())
     if day.mode == "weekend":  # this week's Saturday; on a Sunday that weekend is today
@@ -804,18 +863,51 @@ def _first_working_day_after(d: dt.date) -> dt.date:
     raise Invalid("date.no_schedule", year=str(day.year))  # pragma: no cover - no break is that long
 
 
-def _holiday(day: _Day, today: dt.date, past: bool) -> dt.date:
+# Holidays with an official break (days off by the State Council's schedule) in mainland China.
+_BREAK_HOLIDAYS = frozenset(
+    {"new_year", "spring", "eve", "qingming", "labour", "dragon", "mid_autumn", "national"}
+)
+
+
+def _break_end(key: str, d: dt.date) -> dt.date:
+    """The last day off of the official break a holiday day is in (国庆 → 7 Oct), so that
+    "国庆后三天" counts from when work starts again; a day with no break is itself."""
+    if key not in _BREAK_HOLIDAYS:
+        return d
+    if not _schedule(d.year):
+        raise Invalid("date.no_schedule", year=str(d.year))
+    while _schedule((d + dt.timedelta(days=1)).year).get((d + dt.timedelta(days=1)).isoformat()) is False:
+        d += dt.timedelta(days=1)
+    return d
+
+
+def _holiday(day: _Day, today: dt.date, past: bool, shift: _Day | None = None) -> dt.date:
     """The nearest such holiday the right way from today (today counts); 春节后 = the first
-    working day after it by the official schedule."""
+    working day after it by the official schedule. With an offset ("2 days after Christmas",
+    国庆后三天) the moved day is what must lie the right way, so that 国庆后三天 said during
+    the break is this year's."""
     years = range(today.year - 1, today.year + 2)
+    unpublished: Invalid | None = None
     for year in reversed(years) if past else years:
         found = _holiday_date(day.part, year)
         if found is None:
             continue
-        if day.after:
-            found = _first_working_day_after(found)
+        try:
+            if day.after:
+                found = _first_working_day_after(found)
+            if shift is not None:
+                if shift.after and not day.after:
+                    found = _break_end(day.part, found)  # 国庆后三天: counted from the last day off
+                found = _offset_date(found, shift)
+        except Invalid as exc:
+            if exc.key != "date.no_schedule":
+                raise
+            unpublished = unpublished or exc  # next year's schedule: an earlier year may still fit
+            continue
         if (found <= today) if past else (found >= today):
             return found
+    if unpublished is not None:
+        raise unpublished
     raise Invalid("date.too_far")  # pragma: no cover - every holiday is once a year
 
 
@@ -979,6 +1071,8 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     week = next((t.week for t in toks if t.week is not None), None)
     shift = next((t.shift for t in toks if t.shift is not None), None)
     day = others[0] if others else weekdays[0] if weekdays else None
+    if day is not None and day.kind == "offset" and day.mode == "either" and past:
+        day = replace(day, n=-day.n)  # "3 days" for an interaction: 3 days ago
     check = weekdays[0] if others and weekdays else None
     if week is not None:
         if day is None:
@@ -1013,7 +1107,11 @@ def _resolve(toks: Sequence[_Tok], now: dt.datetime, past: bool, default_hour: i
     today = now.date()
     clocks, has_time = _clock_readings(time, period, default_hour)
     results: list[When | Invalid] = []
-    candidates = _dates(day, today, past)
+    if shift is not None and check is None and day is not None and day.kind == "holiday":
+        candidates: list[dt.date | Invalid] = [_holiday(day, today, past, shift)]
+        shift = None  # already moved
+    else:
+        candidates = _dates(day, today, past)
     if (
         not past
         and day is not None
@@ -1101,6 +1199,7 @@ def _fallback(text: str, now: dt.datetime, past: bool, default_hour: int) -> Whe
         "RETURN_AS_TIMEZONE_AWARE": False,
         "RETURN_TIME_AS_PERIOD": True,
         "PREFER_DAY_OF_MONTH": "first",
+        "PARSERS": ["relative-time"],
     }
     zone = getattr(tz, "key", None)
     if isinstance(zone, str):
@@ -1189,14 +1288,19 @@ def _resolve_phrase(
 
 
 def _digit_touches(gaps: Sequence[str]) -> bool:
-    """Whether a number stands next to a date phrase without a comma or full stop between
-    ("tomorrow 3"): dropping it would change the time, so such an answer is not read as a sentence."""
+    """Whether a number (or a number word) stands next to a date phrase without a comma or full
+    stop between ("tomorrow 3", "tomorrow at eleven-ish"): dropping it would change the time, so
+    such an answer is not read as a sentence."""
     for i, gap in enumerate(gaps):
         parts = _HARD_STOP_RE.split(gap)
         ends = ([parts[-1]] if i == 0 else []) + ([parts[0]] if i == len(gaps) - 1 else [])
         if 0 < i < len(gaps) - 1:
             ends = [parts[0], parts[-1]]
         if any(re.search(r"\d", part) for part in ends):
+            return True
+        if (i > 0 and _NUMBER_WORD_AFTER.search(parts[0])) or (
+            i < len(gaps) - 1 and _NUMBER_WORD_BEFORE.search(parts[-1])
+        ):
             return True
     return False
 

@@ -140,6 +140,12 @@ NUMBER_WORDS: dict[str, int] = {
 }
 NUMBER = r"\d{1,5}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 
+HOUR_WORD = (
+    "(?:"
+    + "|".join(w for w in sorted(NUMBER_WORDS, key=len, reverse=True) if w not in ("a", "an"))
+    + ")(?![a-z])"
+)
+
 # Offset units: prefix of the unit word -> (unit, multiplier).
 UNITS: dict[str, tuple[str, int]] = {
     "minute": ("minute", 1),
@@ -262,18 +268,23 @@ PATTERNS: list[tuple[str, str]] = [
     (
         "en_in",
         rf"(?<![a-z])(?:in|within|after)\s+(?P<en_in_n>{NUMBER}|half\s+an?|an?\s+half)\s*(?P<en_in_unit>{UNIT})"
-        r"(?:\s+(?:from\s+now|later|time))?",
+        r"(?P<en_in_half>\s+and\s+a\s+half(?![a-z]))?(?:\s+(?:from\s+now|later|time))?"
+        r"(?!\s+(?:from|after|before)\s+\S)",  # "in 2 weeks from Monday" is en_from's
     ),
     (
         "en_ago",
         rf"(?<![a-z\d])(?P<en_ago_n>{NUMBER})\s*(?P<en_ago_unit>{UNIT})\s+"
-        r"(?P<en_ago_dir>ago|from\s+now|later|before|hence)(?![a-z])",
+        # "3 days before"/"3 days after" with nothing after them: 3 days ago / later (with a day
+        # phrase after them they are "en_from" below)
+        r"(?P<en_ago_dir>ago|from\s+now|later|hence|(?:before|after)(?!\s*[a-z\d\u3400-\u9fff]))(?![a-z])",
     ),
     # "2 weeks from tomorrow", "a week after Friday": an offset from the day phrase that follows
     (
         "en_from",
-        rf"(?<![a-z\d])(?P<en_from_n>{NUMBER})\s*(?P<en_from_unit>{FROM_UNIT})\s+"
-        r"(?:from(?![a-z])|after(?=\s+\S))",  # "3 days after" alone is dateparser's "3 days later"
+        rf"(?<![a-z\d])(?:in\s+)?(?:(?:(?P<en_from_n>{NUMBER})\s*(?P<en_from_unit>{FROM_UNIT})|(?P<en_from_fn>fortnight))"
+        r"\s+(?P<en_from_dir>from(?![a-z])|(?:after|before)(?![a-z])(?=\s+\S))"
+        # "the day after Friday"; "the day after tomorrow" is a day of its own (en_rel)
+        rf"|(?P<en_from_day>the\s+day)\s+(?P<en_from_dd>after|before)(?=\s+\S)(?!\s+(?:{REL_DAY})(?![a-z])))",
     ),
     (
         "en_tonight",
@@ -281,6 +292,9 @@ PATTERNS: list[tuple[str, str]] = [
         r"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock))",
     ),
     ("en_fortnight", r"(?<![a-z])a\s+fortnight(?:'?s\s+time)?(?:\s+from\s+(?:now|today))?(?![a-z])"),
+    # "2 weeks", "3 days", "48 hours" said alone: in that long (ago, for an interaction);
+    # "a fortnight" stays en_fortnight's, a follow-up only, as before
+    ("en_bare", rf"(?<![a-z\d])(?P<en_bare_n>{NUMBER})\s*(?P<en_bare_unit>{UNIT})(?!\s*[a-z\d])"),
     (
         "en_rel",
         rf"(?<![a-z])(?P<en_rel_w>(?:the\s+)?day\s+after\s+tomorrow|(?:the\s+)?day\s+before\s+yesterday|{REL_DAY})"
@@ -294,7 +308,7 @@ PATTERNS: list[tuple[str, str]] = [
     (
         "en_wd",
         rf"(?<![a-z])(?:(?P<en_wd_mod>{WEEKDAY_MOD})\s+)?(?P<en_wd_w>{WEEKDAY})\.?"
-        r"(?:\s+(?P<en_wd_plus>week)(?![a-z]))?",
+        r"(?:\s+(?P<en_wd_plus>week)(?![a-z])|\s+(?P<en_wd_an>after\s+next)(?![a-z]))?",
     ),
     (
         "en_later",
@@ -306,11 +320,27 @@ PATTERNS: list[tuple[str, str]] = [
     ),
     (
         "en_ap",
-        rf"(?<![\d:.])(?P<en_ap_h>\d{{1,2}})(?:[:.](?P<en_ap_m>\d{{2}}))?\s*(?P<en_ap_ap>{AMPM})",
+        rf"(?:(?<![a-z])(?:after|before)\s+)?(?<![\d:.])(?P<en_ap_h>\d{{1,2}})(?:[:.](?P<en_ap_m>\d{{2}}))?\s*(?P<en_ap_ap>{AMPM})",
+    ),
+    # "half past three", "quarter to 10", "ten am", "at ten", "ten o'clock": hours said as words
+    (
+        "en_past",
+        rf"(?<![a-z\d])(?P<en_past_q>half|(?:a\s+)?quarter|\d{{1,2}}|{HOUR_WORD})(?:\s+minutes?)?\s+"
+        rf"(?P<en_past_dir>past|to)\s+(?P<en_past_h>\d{{1,2}}|{HOUR_WORD})(?![a-z\d:])"
+        rf"(?:\s*(?P<en_past_ap>{AMPM}))?",
+    ),
+    (
+        "en_hw",
+        rf"(?<![a-z])(?:(?:at|@|around|about)\s*)?(?P<en_hw_h>{HOUR_WORD})\s*"
+        rf"(?:(?P<en_hw_ap>{AMPM})|(?P<en_hw_oc>o'?\s*clock)(?![a-z]))"
+        # "at ten" only where a time fits: at the end, before a stop or a day ("at one point" is no time)
+        rf"|(?<![a-z])(?:at|@|around|about)\s+(?P<en_hw_at>{HOUR_WORD})"
+        rf"(?=\s*$|\s*[,.;!?]|\s+(?:{REL_DAY}|today|tonight|on|in|this|next|{WEEKDAY}))",
     ),
     ("en_col", r"(?<![\d:.])(?P<en_col_h>\d{1,2}):(?P<en_col_m>\d{2})(?::\d{2})?(?![\d:])"),
     ("en_oclock", r"(?<![\d:])(?P<en_oc_h>\d{1,2})\s*o'?\s*clock(?![a-z])"),
-    ("en_word", r"(?<![a-z])(?P<en_word_w>noon|midday|midnight)(?![a-z])"),
+    # "after 3pm tomorrow", "before noon": the time itself, as dateparser read them
+    ("en_word", r"(?<![a-z])(?:(?:after|before)\s+)?(?P<en_word_w>noon|midday|midnight)(?![a-z])"),
     (
         "en_dayword",
         r"(?<![a-z])(?P<en_dw_w>eod|cob|first\s+thing|end\s+of\s+(?:the\s+)?(?:business\s+|working\s+|work\s+)?day"
@@ -323,8 +353,8 @@ PATTERNS: list[tuple[str, str]] = [
     ("en_dot", r"(?<![\d:./])(?P<en_dot_h>\d{1,2})\.(?P<en_dot_m>\d{2})(?![\d./])"),
     (
         "en_at",
-        r"(?<![a-z])(?:at|@)\s*(?P<en_at_h>\d{1,2})(?![\d:/.])"
-        r"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock|[点时号日月]|st|nd|rd|th))",
+        r"(?<![a-z])(?:at|@|around|about)\s*(?P<en_at_h>\d{1,2})(?![\d:/.])"
+        rf"(?!\s*(?:a\.?\s?m|p\.?\s?m|o'?\s*clock|[点时号日月]|st|nd|rd|th|{UNIT}))",
     ),
     (
         "en_period",
@@ -334,6 +364,8 @@ PATTERNS: list[tuple[str, str]] = [
 ]
 
 FILLERS = (
+    "from",  # "from tomorrow" = tomorrow, as dateparser read it
+    "starting",
     "at",
     "on",
     "the",

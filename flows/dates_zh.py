@@ -170,6 +170,12 @@ OFFSET_UNIT = "|".join(sorted(OFFSET_UNITS, key=len, reverse=True))
 AFTER_WORDS = ("之后", "以后", "过后", "后")
 OFFSET_DIR = "之后|以后|过后|之前|以前|后|前"
 
+# What may follow 后/前 as an amount of days, weeks, months or years (后3天, 前1周, 后2个月); 月 needs
+# 个, as in 3个月后, and nothing may follow that makes it a date or a time (后3天 is not 后3日下午…).
+POST_AMOUNT = (
+    r"\d{1,5}\s*(?:天|日(?!\s*\d)|周(?!\s*[\d日天末])|星期(?!\s*[\d日天])|礼拜(?!\s*[\d日天])|个\s*月|年)"
+)
+
 # Holidays by name -> the key `flows.dates` dates them by (solar, lunar or solar term). Numerals
 # are already digits here: 大年初一 is 大年初1.
 HOLIDAYS: dict[str, str] = {
@@ -211,7 +217,7 @@ PATTERNS: list[tuple[str, str]] = [
     ),
     (
         "zh_holiday",
-        rf"(?P<zh_hol_w>{HOLIDAY})(?:\s*(?P<zh_hol_after>之后|以后|过后|后))?",
+        rf"(?P<zh_hol_w>{HOLIDAY})(?:\s*(?P<zh_hol_after>之后|以后|过后|后)(?!\s*{POST_AMOUNT}))?",
     ),
     (
         "zh_lunar",
@@ -235,6 +241,11 @@ PATTERNS: list[tuple[str, str]] = [
         "zh_offset",
         r"(?<!\d)(?P<zh_off_n>\d{1,5}|半)\s*(?P<zh_off_ge>个)?\s*(?P<zh_off_half>半)?\s*(?:个\s*)?"
         rf"(?P<zh_off_unit>{OFFSET_UNIT})\s*(?P<zh_off_half2>半)?\s*(?P<zh_off_dir>{OFFSET_DIR})",
+    ),
+    (  # 下周一之后两周, 国庆后三天, 春节前一周: an offset from the day phrase before it
+        "zh_post",
+        rf"(?P<zh_post_dir>之后|以后|过后|后|之前|以前|前)\s*(?={POST_AMOUNT})(?P<zh_post_n>\d{{1,5}})\s*"
+        r"(?P<zh_post_ge>个)?\s*(?P<zh_post_unit>天|日|周|星期|礼拜|月|年)",
     ),
     ("zh_day", r"(?<!\d)(?P<zh_day_d>\d{1,2})\s*[日号]"),
     ("zh_rel", rf"(?P<zh_rel_w>{REL_DAY})"),
