@@ -216,7 +216,7 @@ NTH: dict[str, int] = {
     "last": -1,
 }
 NTH_WORD = "|".join(sorted(NTH, key=len, reverse=True))
-MONTH_MODS: dict[str, int] = {"this": 0, "next": 1, "nxt": 1, "last": -1}
+MONTH_MODS: dict[str, int] = {"this": 0, "the": 0, "next": 1, "nxt": 1, "last": -1}
 # Units that move a day phrase on ("2 weeks from tomorrow"); a clock offset from a day is not a thing.
 FROM_UNIT = r"(?:days?|weeks?|wks?|fortnights?|months?|years?|yrs?)(?![a-z])"
 
@@ -224,7 +224,7 @@ PATTERNS: list[tuple[str, str]] = [
     (
         "en_nth",
         rf"(?<![a-z])(?:the\s+)?(?P<en_nth_o>{NTH_WORD})\s+(?P<en_nth_w>{WEEKDAY})\s+(?:of|in)\s+"
-        rf"(?:(?:the\s+)?(?P<en_nth_mod>this|next|nxt|last)\s+month(?![a-z])|(?P<en_nth_mon>{MONTH}))",
+        rf"(?:(?:the\s+)?(?P<en_nth_mod>this|next|nxt|last|the)\s+month(?![a-z])|(?P<en_nth_mon>{MONTH}))",
     ),
     (
         "en_iso",
@@ -282,7 +282,8 @@ PATTERNS: list[tuple[str, str]] = [
     (
         "en_from",
         rf"(?<![a-z\d])(?:in\s+)?(?:(?:(?P<en_from_n>{NUMBER})\s*(?P<en_from_unit>{FROM_UNIT})|(?P<en_from_fn>fortnight))"
-        r"\s+(?P<en_from_dir>from(?![a-z])|(?:after|before)(?![a-z])(?=\s+\S))"
+        r"\s+(?P<en_from_dir>from(?![a-z])|(?:after|before)(?![a-z])(?=\s+\S)"
+        rf"|on(?=\s+(?:(?:next|this)\s+)?(?:{WEEKDAY}|{REL_DAY})))"  # "a week on Friday" (British)
         # "the day after Friday"; "the day after tomorrow" is a day of its own (en_rel)
         rf"|(?P<en_from_day>the\s+day)\s+(?P<en_from_dd>after|before)(?=\s+\S)(?!\s+(?:{REL_DAY})(?![a-z])))",
     ),
@@ -397,6 +398,9 @@ VAGUE = (
     "a few days",
     "few days",
     "couple of days",
+    "couple of weeks",
+    "couple weeks",
+    "few weeks",
     "when possible",
     "whenever",
     "at some point",
