@@ -1,8 +1,11 @@
 """Benchmark of flows.dates (issues 3 and 14): first-call cost, the first phrase of each kind after
-warm_up() in a fresh interpreter, and per-phrase p50/p99 after start-up with the worst phrase.
+warm_up() in a fresh interpreter, per-phrase p50/p99 after start-up with the worst phrase, and the
+same over a corpus of ~400 English follow-up phrases (bench/dates_corpus_en.txt, both readings),
+with how many of them still reach dateparser.
 
 Not a test: timings depend on the machine. Targets: p99 under 2 ms per phrase after warm_up(),
-and no multi-second first call. Run: .venv/bin/python bench/bench_dates.py [--runs N]
+dateparser phrases included, and no multi-second first call.
+Run: .venv/bin/python bench/bench_dates.py [--runs N] [--corpus-runs N]
 """
 
 from __future__ import annotations
@@ -21,8 +24,18 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import flows.dates as dates  # noqa: E402
 from flows.dates import find_when, understand_when, warm_up  # noqa: E402
 from flows.errors import Invalid  # noqa: E402
+
+CORPUS = [
+    line.strip()
+    for line in (ROOT / "bench" / "dates_corpus_en.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+# Corpus calls (phrase x reading) that reached dateparser at commit 4d61b03, before issue 14's last
+# round gave those shapes rules (counted the same way, with the same corpus and now).
+BEFORE_REACHED = 134
 
 NOW = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 PHRASES: list[tuple[str, bool]] = [
@@ -65,7 +78,16 @@ PHRASES: list[tuple[str, bool]] = [
     ("3 weeks from next monday", False),
     ("the first monday of next month", False),
     ("the 3rd of next month", False),
-    ("from tomorrow", False),  # still the dateparser fallback (FALLBACK below)
+    ("from tomorrow", False),  # dateparser's until the third round, now the rules'
+    ("2 days before christmas", False),
+    ("the day after the 15th", False),
+    ("国庆后三天", False),
+    ("下周一之后两周", False),
+    ("quarter past ten tomorrow", False),
+    ("2 weeks", True),
+    ("in 1 day and 2 hours", False),
+    ("1 day and 2 hours", False),  # still the dateparser fallback (FALLBACK below)
+    ("first week of next month", False),  # refused without asking dateparser
     ("hello there", False),  # unknown, after trying the fallback
     ("随便写点什么", False),
     ("x" * 80, False),
@@ -102,9 +124,12 @@ FIRST_OF_KIND = [
     "next 周二", "maybe thursday afternoon", "下周二下午两点到三点", "soon", "next week", "Monday week",
     "2 weeks from tomorrow", "a week from friday", "3 weeks from next monday",
     "the first monday of next month", "the 3rd of next month", "from tomorrow",
+    "2 days before christmas", "the day after friday", "国庆后三天", "春节前一周", "下周一之后两周",
+    "ten am tomorrow", "quarter past ten tomorrow", "3 days after", "2 weeks", "in 1 day and 2 hours",
+    "1 day and 2 hours",
 ]  # fmt: skip
-# The one phrase here that the rules leave to dateparser (it reads it as tomorrow): timed apart.
-FALLBACK = {"from tomorrow"}
+# The phrases here that the rules leave to dateparser: timed apart.
+FALLBACK = {"1 day and 2 hours"}
 FIRST_KIND_CALL = """
 import time, datetime as dt
 from zoneinfo import ZoneInfo
@@ -134,7 +159,7 @@ now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 understand_when("下周二下午两点", now=now)
 t3 = time.perf_counter()
 try:
-    understand_when("from tomorrow", now=now)
+    understand_when("1 day and 2 hours", now=now)
 except Exception:
     pass
 t4 = time.perf_counter()
@@ -175,7 +200,9 @@ def _time(fn: object, runs: int) -> tuple[list[float], list[float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300, help="calls per phrase (default 300)")
-    runs = parser.parse_args().runs
+    parser.add_argument("--corpus-runs", type=int, default=60, help="calls per corpus phrase (default 60)")
+    args = parser.parse_args()
+    runs, corpus_runs = args.runs, args.corpus_runs
 
     cold = _fresh(False)
     warm = _fresh(True)
@@ -235,7 +262,69 @@ def main() -> int:
         verdict = "within" if c99 < 2.0 else "over"
         print(f"dateparser fallback ({phrase}): cpu p50 {c50:.3f}, p99 {c99:.3f} ms", end=" ")
         print(f"({verdict} 2 ms; the rare tail the rules leave to it)")
+    _corpus(corpus_runs)
     return 0
+
+
+def _reaching_dateparser() -> list[tuple[str, bool]]:
+    """The corpus calls (phrase, past) for which dateparser itself is asked."""
+    asked: list[str] = []
+    real = dates._dateparser()
+
+    class Recording(real):  # type: ignore[misc, valid-type]
+        def get_date_data(self, text: str, *args: object, **kwargs: object) -> object:
+            asked.append(text)
+            return super().get_date_data(text, *args, **kwargs)
+
+    original = dates._dateparser
+    dates._dateparser = lambda: Recording  # type: ignore[assignment]
+    reached = []
+    try:
+        for past in (False, True):
+            for phrase in CORPUS:
+                before = len(asked)
+                with contextlib.suppress(Invalid):
+                    understand_when(phrase, now=NOW, past=past)
+                if len(asked) > before:
+                    reached.append((phrase, past))
+    finally:
+        dates._dateparser = original  # type: ignore[assignment]
+    return reached
+
+
+def _corpus(runs: int) -> None:
+    """p50/p99 over every corpus phrase in both readings, dateparser's ones apart, and the worst."""
+    reached = set(_reaching_dateparser())
+    calls = 2 * len(CORPUS)
+    print(f"\ncorpus: {len(CORPUS)} English phrases x 2 readings = {calls} calls, {runs} runs each (cpu ms)")
+    print(
+        f"  reaching dateparser: now {len(reached)} of {calls}; before (4d61b03) {BEFORE_REACHED} of {calls}"
+    )
+    rows: list[tuple[float, float, str, bool, bool]] = []
+    rules_cpu: list[float] = []
+    parser_cpu: list[float] = []
+    for past in (False, True):
+        for phrase in CORPUS:
+            _, cpu = _time(lambda p=phrase, b=past: understand_when(p, now=NOW, past=b), runs)
+            c50, c99 = _percentiles(cpu)
+            via = (phrase, past) in reached
+            (parser_cpu if via else rules_cpu).extend(cpu)
+            rows.append((c99, c50, phrase, past, via))
+    for label, samples in (("read by the rules", rules_cpu), ("reaching dateparser", parser_cpu)):
+        if samples:
+            c50, c99 = _percentiles(samples)
+            print(f"  {label:<22} p50 {c50:.3f}, p99 {c99:.3f} ({len(samples) // runs} calls)")
+    c50, c99 = _percentiles(rules_cpu + parser_cpu)
+    print(f"  {'all':<22} p50 {c50:.3f}, p99 {c99:.3f}")
+    rows.sort(reverse=True)
+    print("  worst phrases by p99:")
+    for c99, c50, phrase, past, via in rows[:6]:
+        tag = (" (past)" if past else "") + (" [dateparser]" if via else "")
+        print(f"    {c99:7.3f} (p50 {c50:.3f})  {phrase}{tag}")
+    worst = rows[0]
+    verdict = "met" if worst[0] < 2.0 else "NOT met"
+    print(f"target p99 < 2 ms for every corpus phrase, dateparser's included: {verdict}", end=" ")
+    print(f"(worst {worst[0]:.3f}, {worst[2]})")
 
 
 if __name__ == "__main__":

@@ -265,6 +265,11 @@ PATTERNS: list[tuple[str, str]] = [
         r"(?<![a-z\d])(?:the\s+)?(?P<en_ord_d>\d{1,2})(?:st|nd|rd|th)(?![a-z])"
         r"(?:\s+(?:of\s+)?(?:the\s+)?(?P<en_ord_mod>this|next|nxt|last)\s+month(?![a-z]))?",
     ),
+    (  # "in 1 day and 2 hours", "2 weeks 3 days ago": a sum of units (read as one offset)
+        "en_sum",
+        rf"(?<![a-z\d])(?P<en_sum_in>in\s+)?(?P<en_sum_body>(?:{NUMBER})\s*{UNIT}(?:\s*,?\s*(?:and\s+)?(?:{NUMBER})\s*{UNIT})+)"
+        r"(?:\s+(?P<en_sum_dir>ago|from\s+now|later|hence)(?![a-z]))?",
+    ),
     (
         "en_in",
         rf"(?<![a-z])(?:in|within|after)\s+(?P<en_in_n>{NUMBER}|half\s+an?|an?\s+half)\s*(?P<en_in_unit>{UNIT})"
