@@ -86,7 +86,8 @@ PHRASES: list[tuple[str, bool]] = [
     ("quarter past ten tomorrow", False),
     ("2 weeks", True),
     ("in 1 day and 2 hours", False),
-    ("1 day and 2 hours", False),  # still the dateparser fallback (FALLBACK below)
+    ("1 day and 2 hours", False),
+    ("1 week & 2 days", False),  # still the dateparser fallback (FALLBACK below)
     ("first week of next month", False),  # refused without asking dateparser
     ("hello there", False),  # unknown, after trying the fallback
     ("随便写点什么", False),
@@ -126,10 +127,10 @@ FIRST_OF_KIND = [
     "the first monday of next month", "the 3rd of next month", "from tomorrow",
     "2 days before christmas", "the day after friday", "国庆后三天", "春节前一周", "下周一之后两周",
     "ten am tomorrow", "quarter past ten tomorrow", "3 days after", "2 weeks", "in 1 day and 2 hours",
-    "1 day and 2 hours",
+    "1 day and 2 hours", "1 week & 2 days",
 ]  # fmt: skip
 # The phrases here that the rules leave to dateparser: timed apart.
-FALLBACK = {"1 day and 2 hours"}
+FALLBACK = {"1 week & 2 days"}
 FIRST_KIND_CALL = """
 import time, datetime as dt
 from zoneinfo import ZoneInfo
@@ -159,7 +160,7 @@ now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 understand_when("下周二下午两点", now=now)
 t3 = time.perf_counter()
 try:
-    understand_when("1 day and 2 hours", now=now)
+    understand_when("1 week & 2 days", now=now)
 except Exception:
     pass
 t4 = time.perf_counter()
@@ -288,7 +289,7 @@ def _reaching_dateparser() -> list[tuple[str, bool]]:
                 if len(asked) > before:
                     reached.append((phrase, past))
     finally:
-        dates._dateparser = original  # type: ignore[assignment]
+        dates._dateparser = original
     return reached
 
 

@@ -4,8 +4,8 @@ dateparser alone misses most Chinese relative phrases (下周二下午两点, �
 start, so the project's own rules come first: the text is normalised (full-width forms, case,
 traditional characters, Chinese numerals), cut into tokens (a day, a weekday, a period such as
 下午, a clock time, an offset such as 3天后), and the tokens are combined under explicit rules.
-What the rules do not cover is refused with a reason, except sums of units they do not add up ("1
-day and 2 hours"), which go to dateparser's relative-time parser with the user's "now" and zone.
+What the rules do not cover is refused with a reason, except amounts of time they do not add up ("1
+week & 2 days"), which go to dateparser's relative-time parser with the user's "now" and zone.
 Anything unclear is refused with a reason or offered as a choice; never guessed.
 """
 
@@ -281,7 +281,7 @@ _FILLER_RE = re.compile(rf"(?:{_PUNCT}|{_words(en.FILLERS + zh.FILLERS)})*")
 _JOIN_RE = re.compile(rf"(?:[\s,，、]|{_words(('at', 'on', 'the', 'of', '@', '的', '在', '于'))})*")
 _COMMA_RE = re.compile(r"[,，、]")
 # What still reaches dateparser is only text made of amounts of time and the words around them
-# ("1 day and 2 hours", "2 days, 3 hours ago"): the shapes its relative-time parser reads right,
+# ("1 week & 2 days", "2 days & 3 hours ago"): the shapes its relative-time parser reads right,
 # which is the only parser it is given. Everything else the rules do not read was, over the corpus
 # of bench/bench_dates.py, either refused by dateparser too or misread (it costs 0.3-2 ms a call).
 _AMOUNTS_RE = re.compile(
@@ -444,7 +444,8 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok | None:
             return _Tok(s, e, error=clock, weak=True)
         return _Tok(s, e, time=_Time(clock.hour, clock.minute, dotted=True), weak=True)
     if kind == "en_sum":
-        return _unit_sum(s, e, g("en_sum_body"), g("en_sum_in") is not None, g("en_sum_dir"))
+        whole = not norm.text[:s].strip(" ,.") and not norm.text[e:].strip(" ,.!?")
+        return _unit_sum(s, e, g("en_sum_body"), g("en_sum_in") is not None, g("en_sum_dir"), whole)
     if kind in ("en_in", "en_ago"):
         p = kind
         word = re.sub(r"\s+", " ", g(f"{p}_n"))
@@ -640,10 +641,14 @@ def _make_token(m: re.Match[str], norm: _Norm) -> _Tok | None:
 _SUM_TERM_RE = re.compile(rf"({en.NUMBER})\s*({en.UNIT})")
 
 
-def _unit_sum(start: int, end: int, body: str, said_in: bool, direction: str | None) -> _Tok | None:
-    """ "in 1 day and 2 hours" / "2 weeks 3 days ago" as one offset; None (no token) without "in"
-    or a direction, and a refusal for months mixed with days or hours (no single offset)."""
-    if not said_in and direction is None:
+def _unit_sum(
+    start: int, end: int, body: str, said_in: bool, direction: str | None, whole: bool
+) -> _Tok | None:
+    """ "in 1 day and 2 hours" / "2 weeks 3 days ago" as one offset, and said alone ("1 day and 2
+    hours") like "2 weeks": ahead, or ago for an interaction. None (no token) without "in" or a
+    direction inside a longer text; a refusal for months mixed with days or hours (no one offset)."""
+    either = not said_in and direction is None
+    if either and not whole:
         return None
     if said_in and direction == "ago":
         return _Tok(start, end, error=Invalid("date.unknown"), weak=True)
@@ -652,15 +657,15 @@ def _unit_sum(start: int, end: int, body: str, said_in: bool, direction: str | N
         unit, mult = next(v for k, v in en.UNITS.items() if unit_word.startswith(k))
         totals[unit] += _en_number(number) * mult
     sign = -1 if direction == "ago" else 1
+    mode = "either" if either else ""
     if totals["month"]:
         if totals["minute"] or totals["day"]:
             return _Tok(start, end, error=Invalid("date.unknown"), weak=True)
-        return _Tok(start, end, day=_Day("offset", n=sign * totals["month"], unit="month"))
+        return _Tok(start, end, day=_Day("offset", n=sign * totals["month"], unit="month", mode=mode))
     if totals["minute"]:
-        return _Tok(
-            start, end, day=_Day("offset", n=sign * (totals["minute"] + 1440 * totals["day"]), unit="minute")
-        )
-    return _Tok(start, end, day=_Day("offset", n=sign * totals["day"], unit="day"))
+        minutes = sign * (totals["minute"] + 1440 * totals["day"])
+        return _Tok(start, end, day=_Day("offset", n=minutes, unit="minute", mode=mode))
+    return _Tok(start, end, day=_Day("offset", n=sign * totals["day"], unit="day", mode=mode))
 
 
 def _en_holiday_key(words: str) -> str:
@@ -1208,7 +1213,7 @@ def _dateparser() -> Any:
 
 
 def _fallback(text: str, now: dt.datetime, past: bool, default_hour: int) -> When | None:
-    """Amounts of time the rules do not add up ("1 day and 2 hours"), by dateparser.
+    """Amounts of time the rules do not add up ("1 week & 2 days"), by dateparser.
 
     Only short text made of numbers, units and "in/ago/from now/and" is tried (see _AMOUNTS_RE),
     with the relative-time parser alone; periods wider than a day are not taken.
@@ -1529,6 +1534,6 @@ def warm_up() -> None:
         _lunar_months(year)
     # dateparser loads more data lazily on the first phrases of several shapes (the ones that
     # still reach it: a unit or a relative day the rules have no form for)
-    for phrase in ("1 day and 2 hours", "2 days, 3 hours ago", "1 week & 2 days"):
+    for phrase in ("1 week & 2 days", "2 days & 3 hours ago", "1 hour & 30 minutes"):
         with contextlib.suppress(Invalid):
             _fallback(phrase, now, False, 9)

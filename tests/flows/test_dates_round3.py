@@ -257,19 +257,23 @@ def test_former_fallback_phrases_no_longer_reach_dateparser(
 
 
 def test_dateparser_is_left_only_amounts_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A sum of units without "in" or "ago" is no form of the rules: dateparser (its relative-time
-    parser alone) still reads it; with "in"/"ago" the rules add it up the same way."""
+    """Sums of units are the rules' ("in 1 day and 2 hours", alone: ahead, or ago for an
+    interaction); one they do not read ("&") still goes to dateparser's relative-time parser."""
     asked = _count_dateparser(monkeypatch)
+    assert _shown(understand_when("1 week & 2 days", now=NOWS["SUN"])) == "2026-12-01 09:00*"
+    assert _shown(understand_when("1 week & 2 days ago", now=NOWS["SUN"], past=True)) == "2026-11-13 09:00*"
+    assert asked == ["1 week & 2 days", "1 week & 2 days ago"]
+    assert _shown(understand_when("in 1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
     assert _shown(understand_when("1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
     assert _shown(understand_when("2 days 3 hours", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
-    assert asked == ["1 day and 2 hours", "2 days 3 hours"]
-    assert _shown(understand_when("in 1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
     assert _shown(understand_when("2 days, 3 hours ago", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
     assert _shown(understand_when("in 2 weeks 3 days", now=NOWS["SUN"])) == "2026-12-09 09:00*"
     assert _shown(understand_when("in 1 year and 2 months", now=NOWS["SUN"])) == "2028-01-22 09:00*"
-    with pytest.raises(Invalid) as info:
-        understand_when("in 1 month and 2 days", now=NOWS["SUN"])  # no single offset: asked again
-    assert info.value.key == "date.unknown"
+    for phrase in ("in 1 month and 2 days", "in 2 days 3 hours ago"):  # no single offset; asked again
+        with pytest.raises(Invalid) as info:
+            understand_when(phrase, now=NOWS["SUN"])
+        assert info.value.key == "date.unknown"
+    assert find_when("the call took 1 hour 30 minutes", now=NOWS["SUN"]) is None
     assert len(asked) == 2
 
 
