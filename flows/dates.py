@@ -142,6 +142,8 @@ def _normalise(text: str) -> _Norm:
     for i, ch in enumerate(text):
         piece = ch if ch.isascii() else unicodedata.normalize("NFKC", ch)
         piece = piece.lower().translate(zh.TRADITIONAL)
+        if piece == "&":  # "1 week & 2 days" is the rules' "1 week and 2 days"
+            piece = " and "
         for c in piece:
             chars.append((" " if c.isspace() else c, i, i + 1))
     out: list[str] = []
