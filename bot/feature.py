@@ -81,6 +81,7 @@ class Registry:
         self.takes: dict[tuple[str, str], Takes] = {}
         self.owns: dict[str, Owns] = {}
         self.flows: dict[str, Flow] = {}
+        self._help: dict[str, tuple[HelpLine, ...]] = {}
         for f in features:
             for c in f.commands:
                 self._once(self.commands, c.name, c, f"command /{c.name}")
@@ -106,7 +107,15 @@ class Registry:
         return next((p for p in self.presses if data.startswith(p.prefix)), None)
 
     def help_lines(self, role: str) -> tuple[HelpLine, ...]:
-        """In the features' order: each feature's commands, then what it takes without a command."""
+        """In the features' order: each feature's commands, then what it takes without a command.
+
+        Every turn carries them; worked out once per role (the registry does not change)."""
+        known = self._help.get(role)
+        if known is None:
+            known = self._help[role] = self._help_lines(role)
+        return known
+
+    def _help_lines(self, role: str) -> tuple[HelpLine, ...]:
         lines: list[HelpLine] = []
         for f in self.features:
             lines += [

@@ -28,7 +28,7 @@ from flows.i18n import lang_of, t
 from flows.limits import fit
 from flows.zones import zone_or_none
 from storage import accounts, repo
-from storage.errors import DatabaseUnavailable, database_errors
+from storage.errors import DatabaseUnavailable, again_if_stale, database_errors
 from storage.files import FileStore
 from storage.locks import lock_chat
 from storage.models import User
@@ -118,14 +118,16 @@ class Router:
             # cards, flows and reminders carry phones and e-mails: never in front of a group
             return Result(self._once_a_day(("chat", inc.chat_id), self._private_only(inc, lang)), lang), None
         with database_errors():
-            return await self._in_transaction(inc, fetch, lang, progress)
+            if inc.update_id is None:  # not repeatable safely: nothing would tell a repeat from a first run
+                return await self._in_transaction(inc, fetch, lang, progress)
+            return await again_if_stale(lambda: self._in_transaction(inc, fetch, lang, progress))
 
     async def _in_transaction(
         self, inc: Incoming, fetch: Fetch | None, lang: str, progress: Progress | None = None
     ) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, inc.chat_id)  # one chat's updates one after another, across replicas too
-            user = await repo.user_by_telegram(tx, inc.telegram_id)
+            user, _ = await repo.user_and_conversation(tx, inc.telegram_id, inc.chat_id)  # row kept for _turn
             if user is None or not user.active:
                 # nothing is stored for strangers; they get their id to hand to an admin, once a day
                 key = "bot.not_registered" if user is None else "bot.deactivated"
@@ -183,10 +185,14 @@ class Router:
         self, chat_id: int, telegram_id: int, seq: int | None, change: Callable[[State], None]
     ) -> None:
         """Change the open entry's delivery marks, if it still shows the question `seq`."""
+        await again_if_stale(lambda: self._mark_once(chat_id, telegram_id, seq, change))
+
+    async def _mark_once(
+        self, chat_id: int, telegram_id: int, seq: int | None, change: Callable[[State], None]
+    ) -> None:
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, chat_id)
-            user = await repo.user_by_telegram(tx, telegram_id)
-            row = await repo.load_conversation(tx, chat_id, user.id) if user is not None else None
+            user, row = await repo.user_and_conversation(tx, telegram_id, chat_id)
             if user is None or row is None:
                 return
             try:

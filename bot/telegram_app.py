@@ -492,7 +492,7 @@ def build_application(
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_file_url)
-        # messages paced per chat and overall (25/s, bursts of 5: no second past Telegram's ~30),
+        # messages paced per chat and overall (28/s, bursts of 1: no second past Telegram's ~30),
         # interactive before reminders, a 429 pausing only its own chat
         .rate_limiter(ChatRateLimiter(on_flood=flood))
         # different chats at once, one chat's updates in order

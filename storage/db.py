@@ -120,7 +120,9 @@ def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) ->
         pg_args["server_settings"] = {"statement_timeout": str(int(timeouts.statement * 1000))}
         pg_args["command_timeout"] = timeouts.statement + 1.0
     kwargs.setdefault("pool_timeout", timeouts.pool)
-    return create_async_engine(url, pool_pre_ping=True, connect_args=_merged(extra, pg_args), **kwargs)
+    # no pool_pre_ping (a round trip per checkout): the router repeats a step whose pooled connection
+    # had gone stale (storage.errors.again_if_stale), and a stale one invalidates the whole pool
+    return create_async_engine(url, connect_args=_merged(extra, pg_args), **kwargs)
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,8 +9,9 @@ driver's error, asyncpg wraps asyncio's), by type, never by the message text.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import exc as sa_exc
 
@@ -18,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 # lock_not_available (lock_timeout), the 08 connection class, admin/crash shutdown, cannot connect now,
 # too many connections, idle_in_transaction_session_timeout.
 _PG_UNAVAILABLE = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "25P03"}
+T = TypeVar("T")
 _SQLITE_BUSY = ("database is locked", "database table is locked")
 
 
@@ -80,3 +82,24 @@ def database_errors() -> Iterator[None]:
         if is_unavailable(exc):
             raise DatabaseUnavailable(type(exc).__name__) from exc
         raise
+
+
+def is_stale_connection(exc: BaseException) -> bool:
+    """A pooled connection the server had closed (a restart, an idle timeout): the transaction never
+    reached the database as a whole, and SQLAlchemy has already thrown the pool's old connections away."""
+    return any(isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated for item in _chain(exc))
+
+
+async def again_if_stale(run: Callable[[], Awaitable[T]]) -> T:
+    """Run `run` once more on a fresh connection when its pooled one had gone stale.
+
+    This replaces pool_pre_ping, which spent a round trip on every checkout to find the same thing
+    out. Only for work that is safe to repeat: a step (its update id makes a repeat a redelivery,
+    shown rather than applied twice) or a delivery mark.
+    """
+    try:
+        return await run()
+    except Exception as exc:
+        if not is_stale_connection(exc):
+            raise
+    return await run()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # the two-key form of pg_advisory_xact_lock: a namespace of our own, then the chat folded to 32 bits
 # (two chats sharing a key only wait for each other, they are never mixed up)
 NAMESPACE = 0x43524D  # "CRM"
+_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :key)")
 
 
 def chat_key(chat_id: int) -> int:
@@ -29,6 +30,4 @@ async def lock_chat(tx: AsyncSession, chat_id: int) -> None:
     """Wait until no other transaction holds this chat; held until this transaction ends."""
     if tx.get_bind().dialect.name != "postgresql":
         return
-    await tx.execute(
-        text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": NAMESPACE, "key": chat_key(chat_id)}
-    )
+    await tx.execute(_LOCK, {"ns": NAMESPACE, "key": chat_key(chat_id)})

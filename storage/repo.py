@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -255,8 +255,10 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
             hit(cid, why)
     if probe.name and core_name(probe.name):
         candidates = await search.name_candidates(session, core_name(probe.name))
-        keys_query = select(Customer.id, Customer.name_key).where(live, Customer.id.in_(candidates))
-        keys = dict((await session.execute(keys_query.order_by(Customer.id))).all())
+        keys: dict[int, str] = {}
+        if candidates:  # a new name nobody shares a token with: no second read
+            keys_query = select(Customer.id, Customer.name_key).where(live, Customer.id.in_(candidates))
+            keys = dict((await session.execute(keys_query.order_by(Customer.id))).all())
         for cid, score in best_matches(probe.name, keys, NAME_SIMILARITY):
             hit(cid, "name", score)
     if not reasons:
@@ -636,20 +638,43 @@ def current_contact_values(c: Contact) -> dict[str, Any]:
 SEEN_KEPT = dt.timedelta(days=3)  # Telegram keeps an unconfirmed update for 24 hours at most
 
 
+_SWEEP_EVERY = 64  # one update in this many also clears its chat's expired ids (housekeeping only)
+
+
+def _seen_upsert(insert: Any) -> Any:
+    """INSERT the update's id; an id seen longer ago than SEEN_KEPT is taken over as new."""
+    table = SeenUpdate.__table__  # the table, not the class: an ORM insert with parameters is a
+    return (  # bulk insert, whose rowcount does not say whether the row went in
+        insert(table)
+        .values(chat_id=bindparam("chat_id"), update_id=bindparam("update_id"), at=bindparam("at"))
+        .on_conflict_do_update(
+            index_elements=[table.c.chat_id, table.c.update_id],
+            set_={"at": bindparam("at"), "saved_kind": None, "saved_customer_id": None},
+            where=table.c.at < bindparam("cutoff"),
+        )
+    )
+
+
+_SEEN_UPSERT = {"postgresql": _seen_upsert(pg_insert), "sqlite": _seen_upsert(sqlite_insert)}
+
+
 async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: dt.datetime) -> bool:
     """True if this update is new for the chat; False if it was handled already (a redelivery).
 
     Compared with the ids seen in the last days, not with the highest one: Telegram restarts update
-    ids lower (and at random) after a week without updates.
+    ids lower (and at random) after a week without updates. One statement: an id seen longer ago than
+    that counts as new and takes the row over, so expired rows need no delete before the check and
+    are swept now and then, not on every step.
     """
-    values = {"chat_id": chat_id, "update_id": update_id, "at": now}
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    done = await session.execute(insert(SeenUpdate).values(**values).on_conflict_do_nothing())
+    params = {"chat_id": chat_id, "update_id": update_id, "at": now, "cutoff": now - SEEN_KEPT}
+    statement = _SEEN_UPSERT["postgresql" if _dialect(session) == "postgresql" else "sqlite"]
+    done = await session.execute(statement, params)
     if getattr(done, "rowcount", 1) == 0:
         return False
-    await session.execute(
-        delete(SeenUpdate).where(SeenUpdate.chat_id == chat_id, SeenUpdate.at < now - SEEN_KEPT)
-    )
+    if update_id % _SWEEP_EVERY == 0:
+        await session.execute(
+            delete(SeenUpdate).where(SeenUpdate.chat_id == chat_id, SeenUpdate.at < now - SEEN_KEPT)
+        )
     return True
 
 
@@ -667,6 +692,30 @@ async def note_outcome(
 
 
 _CONVERSATIONS = "crm.conversations"  # session.info: the rows this session loaded, so a step reads one once
+
+
+# built once: constructing a statement costs more than SQLite takes to run it, on every step
+_USER_AND_CONVERSATION = (
+    select(User, Conversation)
+    .outerjoin(
+        Conversation, (Conversation.user_id == User.id) & (Conversation.chat_id == bindparam("chat_id"))
+    )
+    .where(User.telegram_id == bindparam("telegram_id"))
+)
+
+
+async def user_and_conversation(
+    session: AsyncSession, telegram_id: int, chat_id: int
+) -> tuple[User | None, Conversation | None]:
+    """The user and their open flow's row in this chat, in one read (every step starts with both);
+    the row is remembered like `load_conversation`'s."""
+    params = {"chat_id": chat_id, "telegram_id": telegram_id}
+    found = (await session.execute(_USER_AND_CONVERSATION, params)).first()
+    if found is None:
+        return None, None
+    user, row = found
+    session.info.setdefault(_CONVERSATIONS, {})[(chat_id, user.id)] = row
+    return user, row
 
 
 async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -> Conversation | None:

@@ -20,9 +20,10 @@ shares only common tokens with the probe (and is not within one edit of a short 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, Customer, SearchGram
@@ -131,27 +132,33 @@ class _Read:
         return [self.ids.get(t, set()) for t in tokens if t not in self.common]
 
 
-async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = None) -> _Read:
-    """Customer ids per token in one round trip; a token in more than CAP customers is common.
+# the extra row kinds a postings read may carry: the exact name key ("=") or the customer number ("#")
+_EXTRA = {"=": Customer.name_key, "#": Customer.number}
 
-    Each token's read stops at CAP + 1 rows, and the database drops the postings of common tokens
-    before sending (one marker row each), so what crosses the wire is bounded by the rare ones.
+
+@lru_cache(maxsize=256)
+def _postings_query(count: int, extra: str | None) -> Any:
+    """The postings read for `count` tokens (bound as t0…tN) plus an optional extra kind (bound as x).
+
+    Built once per shape: constructing and cache-keying a union of a few dozen subqueries cost more
+    than running it, on every duplicate check and /find.
     """
-    parts = [
+    parts: list[Any] = [
         select(sq.c.gram, sq.c.customer_id)
         for sq in (
             select(SearchGram.gram, SearchGram.customer_id)
-            .where(SearchGram.gram == token)
+            .where(SearchGram.gram == bindparam(f"t{i}"))
             .limit(CAP + 1)
             .subquery()
-            for token in tokens
+            for i in range(count)
         )
     ]
     if extra is not None:
-        parts.append(extra)
-    found = _Read()
-    if not parts:
-        return found
+        parts.append(
+            select(literal(extra).label("gram"), Customer.id.label("customer_id")).where(
+                _EXTRA[extra] == bindparam("x")
+            )
+        )
     read = union_all(*parts).subquery()
     counted = select(
         read.c.gram,
@@ -159,10 +166,28 @@ async def _postings(session: AsyncSession, tokens: Sequence[str], extra: Any = N
         func.count().over(partition_by=read.c.gram).label("n"),
         func.row_number().over(partition_by=read.c.gram).label("nth"),
     ).subquery()
-    query = select(counted.c.gram, counted.c.customer_id, counted.c.n).where(
+    return select(counted.c.gram, counted.c.customer_id, counted.c.n).where(
         or_(counted.c.n <= CAP, counted.c.nth == 1, counted.c.gram.in_(_ALWAYS))
     )
-    for gram, cid, n in (await session.execute(query)).all():
+
+
+async def _postings(
+    session: AsyncSession, tokens: Sequence[str], extra: tuple[str, str] | None = None
+) -> _Read:
+    """Customer ids per token in one round trip; a token in more than CAP customers is common.
+
+    Each token's read stops at CAP + 1 rows, and the database drops the postings of common tokens
+    before sending (one marker row each), so what crosses the wire is bounded by the rare ones.
+    `extra` is (kind, value): also the customers whose name key ("=") or number ("#") is value.
+    """
+    found = _Read()
+    if not tokens and extra is None:
+        return found
+    params: dict[str, Any] = {f"t{i}": token for i, token in enumerate(tokens)}
+    if extra is not None:
+        params["x"] = extra[1]
+    query = _postings_query(len(tokens), extra[0] if extra is not None else None)
+    for gram, cid, n in (await session.execute(query, params)).all():
         if gram not in _ALWAYS and n > CAP:
             found.common.add(str(gram))
         else:
@@ -185,11 +210,7 @@ async def substring_candidates(
     else:
         text_tokens = [f"n:{g}" for g in sorted(grams(needle))]
     phone_token = [f"p:{digits[-6:]}"] if len(digits) >= 6 else []
-    by_number = None
-    if number is not None:
-        by_number = select(literal("#").label("gram"), Customer.id.label("customer_id")).where(
-            Customer.number == number
-        )
+    by_number = ("#", number) if number is not None else None
     found = await _postings(session, sorted({*text_tokens, *phone_token}), by_number)
     rare = found.rare(text_tokens)
     if not rare:
@@ -213,10 +234,7 @@ async def name_candidates(session: AsyncSession, probe_key: str) -> set[int]:
         if n >= _SHORT_KEY[0]:
             variants |= _deletions(probe_key, twice=n >= _TWICE[0])
         tokens += [f"d:{v}" for v in sorted(variants) if len(v) >= 2]
-    exact = select(literal("=").label("gram"), Customer.id.label("customer_id")).where(
-        Customer.name_key == probe_key
-    )
-    found = await _postings(session, tokens, exact)
+    found = await _postings(session, tokens, ("=", probe_key))
     ids = set(found.ids.get("=", set()))
     for posting in found.rare(tokens):
         ids |= posting

@@ -294,3 +294,40 @@ async def test_a_failed_send_is_shown_again_at_once_and_an_answer_typed_ahead_is
     typed = await router.handle(_inc(input=Input(kind="text", text="13812345678"), confirms=True))
     assert "not sure my last question reached you" in _text(typed)
     assert asked.seq is not None and ahead.seq is not None and ahead.seq > asked.seq
+
+
+async def test_expired_update_ids_are_swept_now_and_then_not_kept_for_ever(
+    db: Database, clock: Clock
+) -> None:
+    router = await _router(db, clock)
+    for update_id in range(640_001, 640_010):  # not multiples of 64: no sweep on these
+        await router.handle(_inc(update_id=update_id, command="help"))
+    clock.advance(days=4)
+    await router.handle(_inc(update_id=640_064, command="help"))  # one in 64 sweeps its chat
+    async with db.sessions() as s:
+        kept = (await s.execute(select(SeenUpdate.update_id))).scalars().all()
+    assert kept == [640_064]
+
+
+@pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_pooled_connection_the_server_closed_costs_no_step(db: Database, clock: Clock) -> None:
+    """No pre-ping: the step whose pooled connection had been closed by the server (a restart, an idle
+    timeout) runs again on a new one, once, instead of telling the person the database is busy."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+    from tests.conftest import PG_URL
+
+    router = await _router(db, clock)
+    start = await router.handle(_inc(command="new_customer"))
+    async with db.engine.connect() as conn:  # the pool's connection, returned to it afterwards
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await admin.dispose()
+    pressed = await router.handle(_inc(callback=_button(start, "Individual")))
+    assert "real name" in _text(pressed)
+    assert t("en", "bot.busy") not in _text(pressed)
