@@ -46,6 +46,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _one_hop(url: str) -> str:
+    """aiosqlite through storage/sqlite_onehop.py: one thread hop per statement, not three or four."""
+    if not url.startswith("sqlite+aiosqlite:"):
+        return url
+    from storage import sqlite_onehop
+
+    return f"sqlite+{sqlite_onehop.DRIVER}:" + url[len("sqlite+aiosqlite:") :]
+
+
 def private_dir(path: Path) -> Path:
     """Create `path` (and parents) readable by the owner only; an existing folder is tightened too."""
     path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
@@ -97,7 +106,7 @@ def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) ->
             with contextlib.suppress(PermissionError):  # read-only folder: the connect reports it
                 _private_file(path)
         connect_args = _merged(extra, {"timeout": timeouts.busy})
-        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        engine = create_async_engine(_one_hop(url), connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
