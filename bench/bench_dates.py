@@ -1,10 +1,10 @@
 """Benchmark of flows.dates (issues 3 and 14): first-call cost, the first phrase of each kind after
 warm_up() in a fresh interpreter, per-phrase p50/p99 after start-up with the worst phrase, and the
 same over a corpus of ~400 English follow-up phrases (bench/dates_corpus_en.txt, both readings),
-with how many of them still reach dateparser.
+and whether dateparser (no longer used) was imported by any of it.
 
 Not a test: timings depend on the machine. Targets: p99 under 2 ms per phrase after warm_up(),
-dateparser phrases included, and no multi-second first call.
+and no multi-second first call.
 Run: .venv/bin/python bench/bench_dates.py [--runs N] [--corpus-runs N]
 """
 
@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import flows.dates as dates  # noqa: E402
 from flows.dates import find_when, understand_when, warm_up  # noqa: E402
 from flows.errors import Invalid  # noqa: E402
 
@@ -34,7 +33,7 @@ CORPUS = [
     if line.strip() and not line.startswith("#")
 ]
 # Corpus calls (phrase x reading) that reached dateparser at commit 4d61b03, before issue 14's last
-# round gave those shapes rules (counted the same way, with the same corpus and now).
+# round gave those shapes rules (same corpus and now); the fallback has since been removed.
 BEFORE_REACHED = 134
 
 NOW = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -87,9 +86,9 @@ PHRASES: list[tuple[str, bool]] = [
     ("2 weeks", True),
     ("in 1 day and 2 hours", False),
     ("1 day and 2 hours", False),
-    ("1 week & 2 days", False),  # still the dateparser fallback (FALLBACK below)
-    ("first week of next month", False),  # refused without asking dateparser
-    ("hello there", False),  # unknown, after trying the fallback
+    ("1 week & 2 days", False),  # a sum of units (dateparser's until '&' read as 'and')
+    ("first week of next month", False),  # refused
+    ("hello there", False),  # refused: unknown
     ("随便写点什么", False),
     ("x" * 80, False),
     # issue 14
@@ -129,8 +128,6 @@ FIRST_OF_KIND = [
     "ten am tomorrow", "quarter past ten tomorrow", "3 days after", "2 weeks", "in 1 day and 2 hours",
     "1 day and 2 hours", "1 week & 2 days",
 ]  # fmt: skip
-# The phrases here that the rules leave to dateparser: timed apart.
-FALLBACK = {"1 week & 2 days"}
 FIRST_KIND_CALL = """
 import time, datetime as dt
 from zoneinfo import ZoneInfo
@@ -148,7 +145,7 @@ for phrase in {phrases!r}:
 NOTE = "刚和华为张总通了电话,他们要报价单,下周二下午两点再跟进。Visited Acme, follow up Friday 10am"
 
 FIRST_CALL = """
-import time, datetime as dt
+import sys, time, datetime as dt
 from zoneinfo import ZoneInfo
 t0 = time.perf_counter()
 from flows.dates import understand_when, warm_up
@@ -159,17 +156,12 @@ t2 = time.perf_counter()
 now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 understand_when("下周二下午两点", now=now)
 t3 = time.perf_counter()
-try:
-    understand_when("1 week & 2 days", now=now)
-except Exception:
-    pass
-t4 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+print(t1 - t0, t2 - t1, t3 - t2, int("dateparser" in sys.modules))
 """
 
 
 def _fresh(warm: bool) -> list[float]:
-    """Timings from a new interpreter, so that nothing is cached yet."""
+    """Timings from a new interpreter, so that nothing is cached yet (and 1 if dateparser got imported)."""
     out = subprocess.run(
         [sys.executable, "-c", FIRST_CALL.format(warm=warm)],
         cwd=ROOT,
@@ -210,10 +202,9 @@ def main() -> int:
     print("start-up (fresh interpreter, ms)")
     print(f"  import flows.dates                     {cold[0]:8.1f}")
     print(f"  first call, no warm_up: 下周二下午两点   {cold[2]:8.1f}")
-    print(f"  first dateparser fallback, no warm_up  {cold[3]:8.1f}")
     print(f"  warm_up()                              {warm[1]:8.1f}")
     print(f"  first call after warm_up               {warm[2]:8.1f}")
-    print(f"  first fallback after warm_up           {warm[3]:8.1f}")
+    print("  dateparser imported at start-up:", "yes" if cold[3] or warm[3] else "no")
 
     out = subprocess.run(
         [sys.executable, "-c", FIRST_KIND_CALL.format(phrases=FIRST_OF_KIND)],
@@ -236,96 +227,57 @@ def main() -> int:
     all_cpu: list[float] = []
     worst_wall = worst_cpu = 0.0
     worst_phrase = ""
-    fallback_rows: list[tuple[str, float, float]] = []
     for phrase, past in PHRASES:
         wall, cpu = _time(lambda p=phrase, b=past: understand_when(p, now=NOW, past=b), runs)
         (w50, w99), (c50, c99) = _percentiles(wall), _percentiles(cpu)
-        if phrase not in FALLBACK:
-            all_wall += wall
-            all_cpu += cpu
-            if c99 > worst_cpu:
-                worst_phrase = phrase
-            worst_wall, worst_cpu = max(worst_wall, w99), max(worst_cpu, c99)
-        else:
-            fallback_rows.append((phrase, c50, c99))
+        all_wall += wall
+        all_cpu += cpu
+        if c99 > worst_cpu:
+            worst_phrase = phrase
+        worst_wall, worst_cpu = max(worst_wall, w99), max(worst_cpu, c99)
         label = (phrase if len(phrase) <= 30 else phrase[:27] + "...") + (" (past)" if past else "")
-        label += " [dateparser]" if phrase in FALLBACK else ""
         print(f"  {label:<34} {w50:7.3f} {w99:7.3f} {c50:8.3f} {c99:8.3f}")
     wall, cpu = _time(lambda: find_when(NOTE, now=NOW), runs)
     (w50, w99), (c50, c99) = _percentiles(wall), _percentiles(cpu)
     print(f"  {'find_when on a 75-char note':<34} {w50:7.3f} {w99:7.3f} {c50:8.3f} {c99:8.3f}")
     (w50, w99), (c50, c99) = _percentiles(all_wall), _percentiles(all_cpu)
-    print("\nphrases read by the project's rules (all but [dateparser]):")
+    print(f"\nall {len(PHRASES)} phrases:")
     print(f"all calls (ms): wall p50 {w50:.3f}, p99 {w99:.3f}; cpu p50 {c50:.3f}, p99 {c99:.3f}")
     print(f"worst phrase p99: wall {worst_wall:.3f} ms, cpu {worst_cpu:.3f} ms ({worst_phrase})")
     print("target p99 < 2 ms per phrase (cpu):", "met" if worst_cpu < 2.0 else "NOT met")
-    for phrase, c50, c99 in fallback_rows:
-        verdict = "within" if c99 < 2.0 else "over"
-        print(f"dateparser fallback ({phrase}): cpu p50 {c50:.3f}, p99 {c99:.3f} ms", end=" ")
-        print(f"({verdict} 2 ms; the rare tail the rules leave to it)")
     _corpus(corpus_runs)
     return 0
 
 
-def _reaching_dateparser() -> list[tuple[str, bool]]:
-    """The corpus calls (phrase, past) for which dateparser itself is asked."""
-    asked: list[str] = []
-    real = dates._dateparser()
-
-    class Recording(real):  # type: ignore[misc, valid-type]
-        def get_date_data(self, text: str, *args: object, **kwargs: object) -> object:
-            asked.append(text)
-            return super().get_date_data(text, *args, **kwargs)
-
-    original = dates._dateparser
-    dates._dateparser = lambda: Recording  # type: ignore[assignment]
-    reached = []
-    try:
-        for past in (False, True):
-            for phrase in CORPUS:
-                before = len(asked)
-                with contextlib.suppress(Invalid):
-                    understand_when(phrase, now=NOW, past=past)
-                if len(asked) > before:
-                    reached.append((phrase, past))
-    finally:
-        dates._dateparser = original
-    return reached
-
-
 def _corpus(runs: int) -> None:
-    """p50/p99 over every corpus phrase in both readings, dateparser's ones apart, and the worst."""
-    reached = set(_reaching_dateparser())
+    """p50/p99 over every corpus phrase in both readings, the worst, and whether dateparser got
+    imported along the way (nothing in flows.dates should import it any more)."""
     calls = 2 * len(CORPUS)
     print(f"\ncorpus: {len(CORPUS)} English phrases x 2 readings = {calls} calls, {runs} runs each (cpu ms)")
-    print(
-        f"  reaching dateparser: now {len(reached)} of {calls}; before (4d61b03) {BEFORE_REACHED} of {calls}"
-    )
-    rows: list[tuple[float, float, str, bool, bool]] = []
-    rules_cpu: list[float] = []
-    parser_cpu: list[float] = []
+    rows: list[tuple[float, float, str, bool]] = []
+    samples: list[float] = []
+    first_import = ""
     for past in (False, True):
         for phrase in CORPUS:
             _, cpu = _time(lambda p=phrase, b=past: understand_when(p, now=NOW, past=b), runs)
+            if not first_import and "dateparser" in sys.modules:
+                first_import = phrase + (" (past)" if past else "")
             c50, c99 = _percentiles(cpu)
-            via = (phrase, past) in reached
-            (parser_cpu if via else rules_cpu).extend(cpu)
-            rows.append((c99, c50, phrase, past, via))
-    for label, samples in (("read by the rules", rules_cpu), ("reaching dateparser", parser_cpu)):
-        if samples:
-            c50, c99 = _percentiles(samples)
-            print(f"  {label:<22} p50 {c50:.3f}, p99 {c99:.3f} ({len(samples) // runs} calls)")
-    c50, c99 = _percentiles(rules_cpu + parser_cpu)
-    print(f"  {'all':<22} p50 {c50:.3f}, p99 {c99:.3f}")
+            samples.extend(cpu)
+            rows.append((c99, c50, phrase, past))
+    c50, c99 = _percentiles(samples)
+    print(f"  all calls p50 {c50:.3f}, p99 {c99:.3f}")
     rows.sort(reverse=True)
     print("  worst phrases by p99:")
-    for c99, c50, phrase, past, via in rows[:6]:
-        tag = (" (past)" if past else "") + (" [dateparser]" if via else "")
-        print(f"    {c99:7.3f} (p50 {c50:.3f})  {phrase}{tag}")
+    for c99, c50, phrase, past in rows[:6]:
+        print(f"    {c99:7.3f} (p50 {c50:.3f})  {phrase}{' (past)' if past else ''}")
     worst = rows[0]
     verdict = "met" if worst[0] < 2.0 else "NOT met"
-    print(f"target p99 < 2 ms for every corpus phrase, dateparser's included: {verdict}", end=" ")
-    print(f"(worst {worst[0]:.3f}, {worst[2]})")
+    print(f"target p99 < 2 ms for every corpus phrase: {verdict} (worst {worst[0]:.3f}, {worst[2]})")
+    if "dateparser" in sys.modules:
+        print(f"dateparser: IMPORTED (first seen after {first_import or 'the per-phrase run'})")
+    else:
+        print(f"dateparser: not used (0 of {calls} corpus calls; {BEFORE_REACHED} at 4d61b03)")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 through to dateparser get rules of their own ("from tomorrow", "in 2 weeks from Monday", "3 days
 after", "2 weeks" alone, "ten am", "quarter past ten"), "<N> <units> before <day>" and "the day
 before/after <day>", and the Chinese day-first offsets (下周一之后两周, 国庆后三天, 春节前一周).
-What still reaches dateparser is only an amount of time ("1 day and 2 hours"), for its relative-time
-parser alone.
+Sums of units ("1 day and 2 hours") are the rules' too; what they do not read is refused, and
+dateparser is never imported (checked over the whole corpus of bench/bench_dates.py).
 
 Notation as in test_dates.py: "2026-12-07 09:00*" = a When with the default hour, "!key" = refusal,
 "?A|B" = a choice offered. Expected values are worked out by hand from a calendar (Nov 2026 starts
@@ -14,14 +14,16 @@ on a Sunday, Dec 2026 on a Tuesday, Oct 2026 on a Thursday) and the official 202
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from typing import Any
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-import flows.dates as dates
 from flows.dates import When, find_when, understand_when
 from flows.errors import Ambiguous, Invalid
 from flows.i18n import t
@@ -157,31 +159,14 @@ def _shown(when: When) -> str:
     return when.at.strftime("%Y-%m-%d %H:%M") + ("" if when.has_time else "*")
 
 
-def _count_dateparser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every text dateparser itself is asked about (the pre-checks before it still run)."""
-    asked: list[str] = []
-    real = dates._dateparser()
-
-    class Recording(real):  # type: ignore[misc, valid-type]
-        def get_date_data(self, text: str, *args: Any, **kwargs: Any) -> Any:
-            asked.append(text)
-            return super().get_date_data(text, *args, **kwargs)
-
-    monkeypatch.setattr(dates, "_dateparser", lambda: Recording)
-    return asked
-
-
 def test_table_covers_every_now_and_both_readings() -> None:
     assert {now for now, *_ in TABLE} == set(NOWS)
     assert {past for _, past, *_ in TABLE} == {True, False}
 
 
 @pytest.mark.parametrize(("now_key", "past", "phrase", "expected"), TABLE)
-def test_round3_phrases(
-    now_key: str, past: bool, phrase: str, expected: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_round3_phrases(now_key: str, past: bool, phrase: str, expected: str) -> None:
     now = NOWS[now_key]
-    asked = _count_dateparser(monkeypatch)
     if expected.startswith("!"):
         with pytest.raises(Invalid) as info:
             understand_when(phrase, now=now, past=past)
@@ -197,7 +182,6 @@ def test_round3_phrases(
         when = understand_when(phrase, now=now, past=past)
         assert _shown(when) == expected
         assert when.at.tzinfo is now.tzinfo
-    assert asked == [], "read (or refused) by the rules, not by dateparser"
 
 
 # Common follow-up answers from the corpus in bench/bench_dates.py that used to reach dateparser.
@@ -245,63 +229,101 @@ FORMER_FALLBACK = [
 ]
 
 
-@pytest.mark.parametrize("past", [False, True])
-def test_former_fallback_phrases_no_longer_reach_dateparser(
-    past: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked = _count_dateparser(monkeypatch)
-    for phrase in FORMER_FALLBACK:
-        with contextlib.suppress(Invalid):  # a reading or a refusal, both by the rules
-            understand_when(phrase, now=NOWS["SUN"], past=past)
-    assert asked == []
-
-
-def test_dateparser_is_left_only_amounts_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sums of units are the rules' ("in 1 day and 2 hours", alone: ahead, or ago for an
-    interaction, "&" for "and"); a shape they do not read still goes to dateparser's relative-time
-    parser, which refuses this one too."""
-    asked = _count_dateparser(monkeypatch)
+def test_sums_of_units_are_the_rules() -> None:
+    """ "in 1 day and 2 hours", alone (ahead, or ago for an interaction), "&" for "and"; a sum with
+    no single offset, or "in ... ago", is refused."""
     assert _shown(understand_when("1 week & 2 days", now=NOWS["SUN"])) == "2026-12-01 09:00*"
     assert _shown(understand_when("1 week & 2 days ago", now=NOWS["SUN"], past=True)) == "2026-11-13 09:00*"
-    assert asked == []
-    with pytest.raises(Invalid):
-        understand_when("in 2 days ago", now=NOWS["SUN"])
-    assert asked == ["in 2 days ago"]
     assert _shown(understand_when("in 1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
     assert _shown(understand_when("1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
     assert _shown(understand_when("2 days 3 hours", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
     assert _shown(understand_when("2 days, 3 hours ago", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
     assert _shown(understand_when("in 2 weeks 3 days", now=NOWS["SUN"])) == "2026-12-09 09:00*"
     assert _shown(understand_when("in 1 year and 2 months", now=NOWS["SUN"])) == "2028-01-22 09:00*"
-    for phrase in ("in 1 month and 2 days", "in 2 days 3 hours ago"):  # no single offset; asked again
+    for phrase in ("in 1 month and 2 days", "in 2 days 3 hours ago", "in 2 days ago", "3 days time"):
         with pytest.raises(Invalid) as info:
             understand_when(phrase, now=NOWS["SUN"])
         assert info.value.key == "date.unknown"
     assert find_when("the call took 1 hour 30 minutes", now=NOWS["SUN"]) is None
-    assert len(asked) == 2
 
 
-@pytest.mark.parametrize(
-    "phrase",
-    [
-        "hello there",
-        "before friday",
-        "easter",
-        "tue next",
-        "wed at 230",
-        "tomorrow eleven-ish",
-        "first week of next month",
-        "the week after christmas",
-        "within the next 2 weeks",
-        "tomorrow, 2 hours",  # dateparser said tomorrow at now + 2 hours
-    ],
-)
-def test_other_text_never_reaches_dateparser(phrase: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked = _count_dateparser(monkeypatch)
+OTHER_TEXT = [
+    "hello there",
+    "before friday",
+    "easter",
+    "tue next",
+    "wed at 230",
+    "tomorrow eleven-ish",
+    "first week of next month",
+    "the week after christmas",
+    "within the next 2 weeks",
+    "tomorrow, 2 hours",  # dateparser said tomorrow at now + 2 hours
+]
+
+
+@pytest.mark.parametrize("phrase", OTHER_TEXT)
+def test_other_text_is_refused(phrase: str) -> None:
     with pytest.raises(Invalid) as info:
         understand_when(phrase, now=NOWS["SUN"])
     assert info.value.key == "date.unknown"
-    assert asked == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# The phrases that last reached dateparser ("1 week & 2 days" before '&' read as "and"; "in 2 days
+# ago", which it read as a date in 2 days; "3 days time").
+LAST_TAIL = ["1 week & 2 days", "in 2 days ago", "3 days time"]
+# Run in a fresh interpreter, so that nothing pytest or another test imported counts.
+_READ_ALL = """
+import contextlib, datetime as dt, json, sys
+from zoneinfo import ZoneInfo
+from flows.dates import find_when, understand_when, warm_up
+from flows.errors import Invalid
+
+phrases = json.load(sys.stdin)
+now = dt.datetime(2026, 11, 22, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+warm_up()
+keys, calls = {}, 0
+for past in (False, True):
+    for phrase in phrases:
+        calls += 1
+        try:
+            understand_when(phrase, now=now, past=past)
+        except Invalid as exc:
+            keys[f"{past} {phrase}"] = exc.key
+        with contextlib.suppress(Invalid):
+            find_when(phrase, now=now, past=past)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "dateparser")
+print(json.dumps({"calls": calls, "keys": keys, "dateparser": loaded}))
+"""
+
+
+def test_nothing_reaches_dateparser() -> None:
+    """The whole corpus (both readings), the phrases that used to reach dateparser and the last tail:
+    read or refused by the rules, and dateparser is never imported (warm_up included)."""
+    corpus = [
+        line.strip()
+        for line in (ROOT / "bench" / "dates_corpus_en.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(corpus) > 300  # the corpus was found and read
+    phrases = corpus + FORMER_FALLBACK + OTHER_TEXT + LAST_TAIL
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_ALL],
+        input=json.dumps(phrases),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["calls"] == 2 * len(phrases)
+    assert result["dateparser"] == []
+    assert result["keys"]["False in 2 days ago"] == "date.unknown"  # dateparser read it as in 2 days
+    assert result["keys"]["True in 2 days ago"] == "date.unknown_past"  # the past reading's unknown
 
 
 def test_bare_units_are_a_whole_answer_only() -> None:
