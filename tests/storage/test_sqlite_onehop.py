@@ -1,0 +1,67 @@
+"""The one-hop SQLite cursor (storage/sqlite_onehop.py) gives what SQLAlchemy's own aiosqlite cursor
+gives: rows, row counts, inserted ids, many-row inserts, errors; and in one hop per statement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from storage import sqlite_onehop
+from storage.db import make_engine
+
+
+async def test_the_engine_uses_one_hop_and_answers_like_aiosqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    try:
+        assert engine.dialect.driver == sqlite_onehop.DRIVER
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+            done = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": "甲"})
+            assert done.lastrowid == 1 and done.rowcount == 1
+            many = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "乙"}, {"n": "丙"}])
+            assert many.rowcount == 2
+            changed = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
+            assert changed.rowcount == 2
+            rows = (await conn.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "甲"), (2, "乙!"), (3, "丙!")]
+            first = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).first()
+            assert first is not None and first[0] == "甲"
+            assert (await conn.execute(text("SELECT name FROM t WHERE id = 9"))).first() is None
+            returned = await conn.execute(text("INSERT INTO t (name) VALUES ('丁') RETURNING id"))
+            assert returned.scalar_one() == 4
+        async with engine.connect() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("INSERT INTO t (name) VALUES ('甲')"))
+            await conn.rollback()
+            with pytest.raises(OperationalError):
+                await conn.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_is_one_call_on_the_connection_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiosqlite
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    calls: list[str] = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with engine.connect() as conn:
+            calls.clear()
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+            assert calls == ["_run"]  # SQLAlchemy's own cursor: cursor, execute, fetchall, close
+    finally:
+        await engine.dispose()
