@@ -407,13 +407,60 @@ def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> 
 
 
 async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """What a starting bot does before taking updates: publish the command menu, and warm the date
-    parser (dateparser loads its language data on first use, ~0.3 s) in a thread meanwhile, so that
-    neither the first getUpdates nor the first date typed waits for it."""
+    """What a starting bot does (tests call it on a running Application): publish the command menu,
+    and warm the date parser in a thread meanwhile."""
+    warm_dates(app)
+    await set_commands(app)
+    log.info("bot started")
+
+
+def warm_dates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """dateparser loads its language data on first use (~0.3 s): load it in a thread now, so that
+    the first date typed does not wait for it."""
     from flows.dates import warm_up
 
     app.bot_data["warming"] = asyncio.get_running_loop().run_in_executor(None, warm_up)
-    await set_commands(app)
+
+
+# Start-up work that waits until updates are flowing and the bot has had nothing to do for _QUIET
+# seconds (at most _LONGEST): a message waiting since before the start is answered first.
+_QUIET = 1.0
+_LONGEST = 5.0
+
+
+async def _quiet(app: Application[Any, Any, Any, Any, Any, Any], processor: ChatOrderedProcessor) -> None:
+    """Until no update has been queued or in progress for _QUIET seconds, or _LONGEST have passed."""
+    loop = asyncio.get_running_loop()
+    start = since = loop.time()
+    while loop.time() - start < _LONGEST:
+        if processor.running or processor.waiting_chats or app.update_queue.qsize():
+            since = loop.time()
+        elif loop.time() - since >= _QUIET:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def once_polling(
+    app: Application[Any, Any, Any, Any, Any, Any], processor: ChatOrderedProcessor
+) -> None:
+    """What a starting bot does after its first getUpdates, not before it (post_init starts this):
+    the command menu at once; when the first updates are answered, the reminder loop's first tick
+    (what fell due while down), the data tasks and the date parser's warm-up (a thread holding the
+    GIL for ~0.3 s that would slow the first replies down)."""
+    while not app.running:  # Application.start() follows the updater's start_polling/start_webhook
+        await asyncio.sleep(0.01)
+    try:
+        await set_commands(app)
+    except TelegramError as exc:  # the menu is a convenience: the bot works without it
+        log.warning("command menu not published: %s", type(exc).__name__)
+    await _quiet(app, processor)
+    try:
+        start_reminders(app)  # due reminders, digests: a tick now, then every poll
+        start_data_tasks(app)  # the daily backup (CRM_BACKUP_*), the monthly quality reports
+        warm_dates(app)
+    except Exception:  # nobody awaits this task: say it here
+        log.exception("start-up tasks failed")
+        raise
     log.info("bot started")
 
 
@@ -458,6 +505,7 @@ def build_application(
     assert settings.bot_token is not None
     owned: list[Runtime] = []
     servers: list[Any] = []
+    starting: list[asyncio.Task[None]] = []
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if "frontend" not in app.bot_data:
@@ -466,15 +514,23 @@ def build_application(
             attach(app, rt)
         if metrics is not None:
             await _start_metrics(app, settings, metrics, servers)
-        await on_start(app)
-        start_reminders(app)  # due reminders, digests: a tick now, then every poll
-        start_data_tasks(app)  # the daily backup (CRM_BACKUP_*), the monthly quality reports
+        # the rest once polling runs: the first getUpdates waits only for the database
+        starting.append(asyncio.get_running_loop().create_task(once_polling(app, processor)))
+
+    async def stop_starting() -> None:
+        while starting:
+            task = starting.pop()
+            task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # a failure was logged
+                await task
 
     async def post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await stop_starting()  # before the reminders stop: they must not start afterwards
         await stop_reminders(app)  # while the bot can still send
         await stop_data_tasks(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await stop_starting()
         await stop_reminders(app)
         await stop_data_tasks(app)
         for server in servers:
