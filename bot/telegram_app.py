@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 from typing import Any
@@ -606,6 +607,12 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _freeze() -> None:
+    """What start-up made (modules, classes: ~170,000 objects) lives as long as the process: left out
+    of every later garbage collection, whose first full pass would take ~0.1 s on the event loop."""
+    gc.freeze()
+
+
 def run_polling(settings: Settings) -> int:
     metrics = None
     if settings.metrics_port is not None:
@@ -613,6 +620,7 @@ def run_polling(settings: Settings) -> int:
 
         metrics = Metrics()
     app = build_application(settings, metrics=metrics)
+    _freeze()
     app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     return 0
 
@@ -625,5 +633,6 @@ def run_webhook(settings: Settings) -> int:
     if settings.metrics_port is None:
         settings = settings.model_copy(update={"metrics_port": metrics_port(settings, webhook=True)})
     app = build_application(settings, metrics=Metrics())
+    _freeze()
     app.run_webhook(**options, drop_pending_updates=False)
     return 0
