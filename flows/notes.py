@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from flows.dates import FoundWhen, When, find_when
 from flows.errors import Invalid
 from flows.names import core_name, fold, similarity
@@ -166,7 +164,11 @@ def _cjk_score(forms: _NameForms, text: str) -> float:
 
 
 def _word_match(a: str, b: str) -> bool:
-    return a == b or (len(a) >= 6 and len(b) >= 6 and fuzz.ratio(a, b) >= _FUZZY_MIN)
+    if a == b:
+        return True
+    from rapidfuzz import fuzz  # here, not at the top: flows.names says why
+
+    return len(a) >= 6 and len(b) >= 6 and fuzz.ratio(a, b) >= _FUZZY_MIN
 
 
 def _latin_score(forms: _NameForms, words: Sequence[str]) -> float:

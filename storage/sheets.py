@@ -10,22 +10,24 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
+# openpyxl is imported where a workbook is made or read: with numpy and PIL, which it pulls in, it
+# costs ~0.2 s and ~20 MiB, and a running bot may never touch a spreadsheet.
 
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]  # title, headers, rows
 
 
 def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> None:
     """One sheet per (title, headers, rows); written under a temporary name, then renamed."""
+    from openpyxl import Workbook  # lazily: see the imports above
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     path.parent.mkdir(parents=True, exist_ok=True)
     book = Workbook(write_only=True)
     bold = Font(bold=True)
     for title, headers, rows in sheets:
         sheet = book.create_sheet(title=title[:31])
         sheet.freeze_panes = "A2"
-        from openpyxl.cell import WriteOnlyCell
-
         head = []
         for h in headers:
             c = WriteOnlyCell(sheet, value=h)
@@ -70,6 +72,8 @@ def decode(data: bytes) -> str:
 def read_table(path: Path) -> list[list[str]]:
     """The first sheet (XLSX) or the whole file (CSV) as rows of trimmed text, blank rows dropped."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook  # lazily: see the imports above
+
         book = load_workbook(path, read_only=True, data_only=True)
         try:
             sheet = book.worksheets[0]
@@ -96,6 +100,8 @@ def _text(value: Any) -> str:
 
 def read_xlsx(path: Path) -> dict[str, list[list[Any]]]:
     """Every sheet's values (for tests and the error report round trip)."""
+    from openpyxl import load_workbook  # lazily: see the imports above
+
     book = load_workbook(path, read_only=True, data_only=True)
     try:
         out: dict[str, list[list[Any]]] = {}

@@ -15,7 +15,6 @@ from typing import Any
 from bot.feature import Feature, Press, Takes
 from bot.turn import Incoming, Turn, Work
 from flows import validators as v
-from flows.business_card import parse_card
 from flows.drafts import keep_valid
 from flows.engine import Input, Reply
 from flows.fields import address_answer
@@ -59,6 +58,8 @@ async def staged_photo(turn: Turn, inc: Incoming) -> list[Reply]:
 
 
 async def business_card(turn: Turn, text: str) -> list[Reply]:
+    from flows.business_card import parse_card  # its patterns and phonenumbers: ~20 ms off start-up
+
     lang = turn.lang
     fields = parse_card(text)
     contact: dict[str, Any] = {}
