@@ -416,8 +416,8 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 def warm_dates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """dateparser loads its language data on first use (~0.3 s): load it in a thread now, so that
-    the first date typed does not wait for it."""
+    """The date rules load the lunar calendar and the holiday schedule on first use (~40 ms): load
+    them in a thread once the bot is answering, so that the first date typed does not wait."""
     from flows.dates import warm_up
 
     app.bot_data["warming"] = asyncio.get_running_loop().run_in_executor(None, warm_up)
