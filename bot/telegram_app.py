@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import re
@@ -609,8 +610,11 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
 
 def _freeze() -> None:
     """What start-up made (modules, classes: ~170,000 objects) lives as long as the process: left out
-    of every later garbage collection, whose first full pass would take ~0.1 s on the event loop."""
+    of every later garbage collection, whose first full pass would take ~0.1 s on the event loop.
+    The heap the imports freed goes back to the system (glibc keeps it otherwise: ~2.5 MiB)."""
     gc.freeze()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run_polling(settings: Settings) -> int:
