@@ -24,27 +24,12 @@ from zoneinfo import ZoneInfo
 
 from flows import dates_en as en
 from flows import dates_zh as zh
+from flows.dateformat import EN_MONTHS as _EN_MONTHS
+from flows.dateformat import ZH_WEEKDAYS as _ZH_WEEKDAYS
+from flows.dateformat import FoundWhen, When, format_date, format_when
 from flows.errors import Ambiguous, Invalid
 
 __all__ = ["FoundWhen", "When", "find_when", "format_date", "format_when", "understand_when", "warm_up"]
-
-
-@dataclass(frozen=True)
-class When:
-    """A moment the user meant; `has_time` is False when only a day was given and a default hour used."""
-
-    at: dt.datetime
-    has_time: bool
-    end: dt.datetime | None = None  # the end of a range ("下周二下午两点到三点"), kept for the echo
-
-
-@dataclass(frozen=True)
-class FoundWhen:
-    """A date phrase found inside a longer note, with its span in the original text."""
-
-    when: When
-    start: int
-    end: int
 
 
 # Longer answers than this are not a date typed on a phone; refusing early keeps junk cheap.
@@ -55,50 +40,7 @@ _MAX_NOTE = 4096
 _MAX_DAYS = 3660
 _DIRECTION_KEYS = frozenset({"date.time_passed", "date.need_time", "date.in_past", "date.in_future"})
 
-_ZH_WEEKDAYS = "一二三四五六日"
-_EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _EN_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-# ---------------------------------------------------------------- formatting
-
-
-def _is_zh(lang: str) -> bool:
-    return lang.lower().startswith("zh")
-
-
-def format_date(d: dt.date, lang: str, *, today: dt.date | None = None) -> str:
-    """A day as the user reads it: "11月22日 周日" / "Sun 22 Nov"; the year only when not this year.
-
-    `today` fixes what "this year" is (tests, or the caller's own now); default: the system date.
-    """
-    if isinstance(d, dt.datetime):
-        d = d.date()
-    ref = today or dt.date.today()
-    show_year = d.year != ref.year
-    if _is_zh(lang):
-        year = f"{d.year}年" if show_year else ""
-        return f"{year}{d.month}月{d.day}日 周{_ZH_WEEKDAYS[d.weekday()]}"
-    year = f" {d.year}" if show_year else ""
-    return f"{_EN_WEEKDAYS[d.weekday()]} {d.day} {_EN_MONTHS[d.month - 1]}{year}"
-
-
-def format_when(when: When | dt.datetime, lang: str, *, today: dt.date | None = None) -> str:
-    """The absolute time echoed back for confirmation: "11月24日 周二 14:00" / "Tue 24 Nov 14:00".
-
-    Shown in the value's own zone, which understand_when makes the user's. "This year" is that of
-    `today`, or of the current date in the value's zone.
-    """
-    at = when.at if isinstance(when, When) else when
-    ref = today or dt.datetime.now(at.tzinfo).date()
-    shown = f"{format_date(at.date(), lang, today=ref)} {at:%H:%M}"
-    end = when.end if isinstance(when, When) else None
-    if end is None:
-        return shown
-    if end.date() == at.date():
-        return f"{shown}–{end:%H:%M}"
-    return f"{shown} – {format_date(end.date(), lang, today=ref)} {end:%H:%M}"
 
 
 def _when_params(at: dt.datetime, today: dt.date) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flows import validators as v
 from flows.choices import Choices
-from flows.dates import When, format_date, format_when, understand_when
+from flows.dateformat import When, format_date, format_when
 from flows.engine import Answers, Env, OptionsFn, Step
 from flows.errors import Ambiguous
 from flows.i18n import t
@@ -107,6 +107,8 @@ def NextTime(
     """A future date and time typed naturally, always echoed back as an absolute time to confirm."""
 
     def parse(text: str, env: Env) -> dict[str, Any]:
+        from flows.dates import understand_when  # the reader's rules load with the first date read
+
         try:
             when = understand_when(text, now=env.services.now(), past=False, default_hour=default_hour(env))
         except Ambiguous as amb:
@@ -129,6 +131,8 @@ def PastDate(name: str = "occurred_on", **kw: Any) -> Step:
     """The day an interaction happened: today by default, never in the future."""
 
     def parse(text: str, env: Env) -> str:
+        from flows.dates import understand_when  # the reader's rules load with the first date read
+
         try:
             when = understand_when(text, now=env.services.now(), past=True)
         except Ambiguous as amb:

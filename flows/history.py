@@ -19,7 +19,7 @@ from flows.choices import (
     SOURCE,
     Choices,
 )
-from flows.dates import format_date, format_when
+from flows.dateformat import format_date, format_when
 from flows.engine import Button, Reply
 from flows.i18n import t
 

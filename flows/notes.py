@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from flows.dates import FoundWhen, When, find_when
+from flows.dateformat import FoundWhen, When
 from flows.errors import Invalid
 from flows.names import core_name, fold, similarity
 from flows.normalize import normalize
@@ -339,6 +339,8 @@ def understand_note(
     text: str, customers: Sequence[CustomerRef], *, now: dt.datetime, default_hour: int = 9
 ) -> Note:
     """Read one note against the user's customers, relative to `now` (aware, in the user's zone)."""
+    from flows.dates import find_when  # the date reader's rules load with the first note or date read
+
     content = normalize(text[:_MAX_NOTE], multiline=True).strip()
     problem: Invalid | None = None
     spans: list[tuple[int, int]] = []

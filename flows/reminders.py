@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.dates import format_date, format_when
+from flows.dateformat import format_date, format_when
 from flows.engine import Button, Flow, Reply
 from flows.fields import NextTime
 from flows.i18n import t

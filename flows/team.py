@@ -190,7 +190,7 @@ class Line:
 
 
 def line_label(line: Line, lang: str, tz: dt.tzinfo) -> str:
-    from flows.dates import format_when
+    from flows.dateformat import format_when
     from flows.views import list_line
 
     text = list_line(line.name, line.main_contact, line.intent, line.status, lang)

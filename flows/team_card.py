@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flows.dates import format_date
+from flows.dateformat import format_date
 from flows.engine import Button
 from flows.i18n import t
 from flows.money import format_money, format_totals

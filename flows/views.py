@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flows.choices import CUSTOMER_STATUS, FOLLOW_MODE, INDUSTRY, INTENT
-from flows.dates import format_date, format_when
+from flows.dateformat import format_date, format_when
 from flows.engine import Button, Reply
 from flows.i18n import t
 from flows.refs import ContactRef

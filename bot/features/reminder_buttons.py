@@ -13,7 +13,7 @@ from typing import Any
 from bot.feature import Command, Feature, Owns, Press
 from bot.turn import Incoming, Turn
 from flows import reminders as rules
-from flows.dates import format_when
+from flows.dateformat import format_when
 from flows.engine import Input, Reply, parse_button
 from flows.i18n import t
 from storage import reminder_buttons as acts
