@@ -6,7 +6,7 @@ bench_load's per-step pair (the typed company name of /new_customer, then Back, 
 Telegram's one message a second in a chat). Idle and busy windows alternate, so drifting load on a
 shared machine falls on both alike. In a busy window people A send business-card photos
 (tests/cardgen.py, as JPEG), one card read at a time: each read card is answered (the fields read),
-its sender cancels the flow it opened and sends the next (two A take turns, so that the next card is
+its sender cancels the flow it opened and sends the next (three A take turns, so that the next card is
 read while the last one's paced answer is still arriving). B's step starts a moment after a photo is
 sent, and only steps answered before that card count as "while a card is read"; the cards read and
 their time to the first answer are counted too, so the figure shows OCR really ran. Printed for
@@ -32,11 +32,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_load as load  # noqa: E402  (bench/ is not a package: imported as a module)
 
-WINDOWS = 3  # idle and busy windows, alternating
+WINDOWS = 4  # idle and busy windows, alternating
 STEPS = 6  # B's steps per window
 # a read card is answered with the fields read, "a new company", the customer flow's first question
 CARD_ANSWER = 3
 SETTLE = 0.25  # s after A's photo before B's step: the download is done, the card is being read
+PHOTO_GAP = 1.1  # s between photos: B's pace
 
 
 def card_photos() -> list[bytes]:
@@ -72,11 +73,12 @@ def card_photos() -> list[bytes]:
 
 
 class Readers:
-    """People A (two of them, taking turns): one card is read at a time, never two.
+    """People A (three of them, taking turns): one card is read at a time, never two.
 
     Each sends a card, waits for it to be read and answered, cancels the flow it opened and sends
-    the next. Two take turns because one person's answer is paced (three messages a second apart,
-    then /cancel's): while one waits for the rest of it, the other's card is read.
+    the next. Three take turns because one person's answer is paced (three messages a second apart,
+    then /cancel's): while one waits for the rest of it, another's card is read. Photos are at
+    least PHOTO_GAP apart, so that B, stepping once a second, can step during every card.
     """
 
     def __init__(self, api: Any, users: list[Any], photos: list[bytes]) -> None:
@@ -88,6 +90,7 @@ class Readers:
         self.answered: list[float] = []  # photo sent -> first answer (the fields read), s
         self.failed = 0
         self.n = 0
+        self.next_photo = 0.0
 
     async def _take(self, queue: asyncio.Queue[dict[str, Any]], count: int) -> None:
         """The rest of an answer, or what came of it."""
@@ -103,9 +106,11 @@ class Readers:
         while not stop.is_set():
             await asyncio.sleep(max(0.0, last + 1.05 - time.perf_counter()))
             async with self.one:
+                await asyncio.sleep(max(0.0, self.next_photo - time.perf_counter()))
                 if stop.is_set():
                     return
                 t0 = time.perf_counter()
+                self.next_photo = t0 + PHOTO_GAP
                 self.api.push_photo(user.id, self.photos[self.n % len(self.photos)], user=user)
                 self.n += 1
                 self.reading.set()
@@ -172,14 +177,14 @@ async def windows(api: Any, b: Any, a: Readers) -> tuple[list[float], list[float
 
 
 async def run_backend(api: Any, label: str, url: str, photos: list[bytes], FakeUser: Any, data: Path) -> str:
-    await load.seed(url, 3)
+    await load.seed(url, 4)
     env = {**load.env_for(api, url), "CRM_DATA_DIR": str(data / label), "CRM_BACKUP_ENABLED": "false"}
     bot = load.Bot(api, "assistant", [sys.executable, "-m", "bot.cli", "run"], env)
     await bot.start()
     try:
         await asyncio.sleep(1.0)
         b_user = FakeUser(load.FIRST_USER, "b", language_code="zh-hans")
-        a_users = [FakeUser(load.FIRST_USER + n, "a", language_code="zh-hans") for n in (1, 2)]
+        a_users = [FakeUser(load.FIRST_USER + n, "a", language_code="zh-hans") for n in (1, 2, 3)]
         b = load.Person(api, b_user, assistant=True)
         a = Readers(api, a_users, photos)
         await b.open_entry()
