@@ -81,13 +81,13 @@ def parse_money(text: str, default_currency: str = "CNY") -> Money:
         raise Invalid("money.unreadable", example="12万") from None
     if unit:
         amount *= _MULTIPLIER[unit]
+    if amount > MAX_AMOUNT:  # before quantize: past 28 digits it raises InvalidOperation instead
+        raise Invalid("money.too_large")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise Invalid("money.cents")
     amount = amount.quantize(CENT)
     if amount <= 0:
         raise Invalid("money.not_positive")
-    if amount > MAX_AMOUNT:
-        raise Invalid("money.too_large")
     return Money(amount, currency or default_currency)
 
 
