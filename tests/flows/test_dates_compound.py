@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.dates import When, find_when, understand_when
-from flows.errors import Ambiguous, Invalid
-from flows.i18n import t
+from flows.dates import find_when, understand_when
+from tests.flows.date_table import check_case, shown
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -128,10 +127,6 @@ TABLE: list[tuple[str, bool, str, str]] = [
 ]
 
 
-def _shown(when: When) -> str:
-    return when.at.strftime("%Y-%m-%d %H:%M") + ("" if when.has_time else "*")
-
-
 def test_table_covers_every_now_and_both_readings() -> None:
     assert {now for now, *_ in TABLE} == set(NOWS)
     assert {past for _, past, *_ in TABLE} == {True, False}
@@ -139,30 +134,12 @@ def test_table_covers_every_now_and_both_readings() -> None:
 
 @pytest.mark.parametrize(("now_key", "past", "phrase", "expected"), TABLE)
 def test_compound_phrases(now_key: str, past: bool, phrase: str, expected: str) -> None:
-    now = NOWS[now_key]
-    if expected.startswith("!"):
-        with pytest.raises(Invalid) as info:
-            understand_when(phrase, now=now, past=past)
-        assert not isinstance(info.value, Ambiguous)
-        assert info.value.key == "date." + expected[1:]
-        for lang in ("zh", "en"):  # every refusal says why, in both languages
-            assert "{" not in t(lang, info.value.key, **info.value.params)
-    elif expected.startswith("?"):
-        with pytest.raises(Ambiguous) as amb:
-            understand_when(phrase, now=now, past=past)
-        assert [_shown(o) for o in amb.value.options] == expected[1:].split("|")
-    else:
-        text, _, offset = expected.partition(" -")
-        when = understand_when(phrase, now=now, past=past)
-        assert _shown(when) == text
-        assert when.at.tzinfo is now.tzinfo
-        if offset:
-            assert when.at.strftime("%z") == "-" + offset.replace(":", "")
+    check_case(NOWS[now_key], past, phrase, expected)
 
 
 def test_the_default_hour_applies_to_a_moved_day() -> None:
     when = understand_when("2 weeks from tomorrow", now=NOWS["SUN"], default_hour=14)
-    assert _shown(when) == "2026-12-07 14:00*"
+    assert shown(when) == "2026-12-07 14:00*"
 
 
 def test_a_note_gives_the_whole_compound_phrase() -> None:
@@ -170,10 +147,10 @@ def test_a_note_gives_the_whole_compound_phrase() -> None:
     found = find_when(note, now=NOWS["SUN"])
     assert found is not None
     assert note[found.start : found.end] == "2 weeks from tomorrow"
-    assert _shown(found.when) == "2026-12-07 09:00*"
+    assert shown(found.when) == "2026-12-07 09:00*"
     note = "客户说 the first monday of next month 再谈"
     found = find_when(note, now=NOWS["SUN"])
     assert found is not None
     assert note[found.start : found.end] == "the first monday of next month"
-    assert _shown(found.when) == "2026-12-07 09:00*"
+    assert shown(found.when) == "2026-12-07 09:00*"
     assert find_when("he drove 3 days from the office", now=NOWS["SUN"]) is None

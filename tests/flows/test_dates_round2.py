@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows.dates import When, format_when, understand_when, warm_up
-from flows.errors import Ambiguous, Invalid
+from flows.errors import Invalid
 from flows.i18n import t
 from flows.messages.core import MESSAGES as CORE
 from flows.messages.dates import MESSAGES
+from tests.flows.date_table import check_case, shown
 
 SH = ZoneInfo("Asia/Shanghai")
 NOWS = {
@@ -206,10 +207,6 @@ TABLE: list[tuple[str, bool, str, str]] = [
 ]
 
 
-def _shown(when: When) -> str:
-    return when.at.strftime("%Y-%m-%d %H:%M") + ("" if when.has_time else "*")
-
-
 def test_table_covers_every_now_and_both_readings() -> None:
     assert {now for now, *_ in TABLE} == set(NOWS)
     for now in NOWS:
@@ -218,22 +215,7 @@ def test_table_covers_every_now_and_both_readings() -> None:
 
 @pytest.mark.parametrize(("now_key", "past", "phrase", "expected"), TABLE)
 def test_phrase_table_round2(now_key: str, past: bool, phrase: str, expected: str) -> None:
-    now = NOWS[now_key]
-    if expected.startswith("!"):
-        with pytest.raises(Invalid) as info:
-            understand_when(phrase, now=now, past=past)
-        assert not isinstance(info.value, Ambiguous)
-        assert info.value.key == "date." + expected[1:]
-        for lang in ("zh", "en"):  # every refusal says why, in both languages
-            assert "{" not in t(lang, info.value.key, **info.value.params)
-    elif expected.startswith("?"):
-        with pytest.raises(Ambiguous) as amb:
-            understand_when(phrase, now=now, past=past)
-        assert [_shown(o) for o in amb.value.options] == expected[1:].split("|")
-    else:
-        when = understand_when(phrase, now=now, past=past)
-        assert _shown(when) == expected
-        assert when.at.tzinfo is now.tzinfo
+    check_case(NOWS[now_key], past, phrase, expected)
 
 
 @pytest.mark.parametrize(
@@ -248,7 +230,7 @@ def test_phrase_table_round2(now_key: str, past: bool, phrase: str, expected: st
 )
 def test_a_range_gives_its_start_and_keeps_the_end(now_key: str, phrase: str, start: str, end: str) -> None:
     when = understand_when(phrase, now=NOWS[now_key])
-    assert _shown(when) == start
+    assert shown(when) == start
     assert when.end is not None and f"{when.end:%H:%M}" == end
     assert format_when(when, "zh", today=NOWS[now_key].date()).endswith(f"{start[-5:]}–{end}")
 
@@ -312,4 +294,4 @@ def test_warm_up_loads_the_calendar_so_first_holidays_are_quick() -> None:
     from flows.dates import _lunar_months
 
     assert _lunar_months.cache_info().currsize >= 4
-    assert _shown(understand_when("春节后", now=NOWS["PRESF"])) == "2026-02-24 09:00*"
+    assert shown(understand_when("春节后", now=NOWS["PRESF"])) == "2026-02-24 09:00*"

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.dates import When, find_when, understand_when
-from flows.errors import Ambiguous, Invalid
-from flows.i18n import t
+from flows.dates import find_when, understand_when
+from flows.errors import Invalid
+from tests.flows.date_table import check_case, shown
 
 SH = ZoneInfo("Asia/Shanghai")
 NOWS = {
@@ -155,10 +155,6 @@ TABLE: list[tuple[str, bool, str, str]] = [
 ]
 
 
-def _shown(when: When) -> str:
-    return when.at.strftime("%Y-%m-%d %H:%M") + ("" if when.has_time else "*")
-
-
 def test_table_covers_every_now_and_both_readings() -> None:
     assert {now for now, *_ in TABLE} == set(NOWS)
     assert {past for _, past, *_ in TABLE} == {True, False}
@@ -166,22 +162,7 @@ def test_table_covers_every_now_and_both_readings() -> None:
 
 @pytest.mark.parametrize(("now_key", "past", "phrase", "expected"), TABLE)
 def test_round3_phrases(now_key: str, past: bool, phrase: str, expected: str) -> None:
-    now = NOWS[now_key]
-    if expected.startswith("!"):
-        with pytest.raises(Invalid) as info:
-            understand_when(phrase, now=now, past=past)
-        assert not isinstance(info.value, Ambiguous)
-        assert info.value.key == "date." + expected[1:]
-        for lang in ("zh", "en"):  # every refusal says why, in both languages
-            assert "{" not in t(lang, info.value.key, **info.value.params)
-    elif expected.startswith("?"):
-        with pytest.raises(Ambiguous) as amb:
-            understand_when(phrase, now=now, past=past)
-        assert [_shown(o) for o in amb.value.options] == expected[1:].split("|")
-    else:
-        when = understand_when(phrase, now=now, past=past)
-        assert _shown(when) == expected
-        assert when.at.tzinfo is now.tzinfo
+    check_case(NOWS[now_key], past, phrase, expected)
 
 
 # Common follow-up answers from the corpus in bench/bench_dates.py that used to reach dateparser.
@@ -232,14 +213,14 @@ FORMER_FALLBACK = [
 def test_sums_of_units_are_the_rules() -> None:
     """ "in 1 day and 2 hours", alone (ahead, or ago for an interaction), "&" for "and"; a sum with
     no single offset, or "in ... ago", is refused."""
-    assert _shown(understand_when("1 week & 2 days", now=NOWS["SUN"])) == "2026-12-01 09:00*"
-    assert _shown(understand_when("1 week & 2 days ago", now=NOWS["SUN"], past=True)) == "2026-11-13 09:00*"
-    assert _shown(understand_when("in 1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
-    assert _shown(understand_when("1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
-    assert _shown(understand_when("2 days 3 hours", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
-    assert _shown(understand_when("2 days, 3 hours ago", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
-    assert _shown(understand_when("in 2 weeks 3 days", now=NOWS["SUN"])) == "2026-12-09 09:00*"
-    assert _shown(understand_when("in 1 year and 2 months", now=NOWS["SUN"])) == "2028-01-22 09:00*"
+    assert shown(understand_when("1 week & 2 days", now=NOWS["SUN"])) == "2026-12-01 09:00*"
+    assert shown(understand_when("1 week & 2 days ago", now=NOWS["SUN"], past=True)) == "2026-11-13 09:00*"
+    assert shown(understand_when("in 1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
+    assert shown(understand_when("1 day and 2 hours", now=NOWS["SUN"])) == "2026-11-23 12:30"
+    assert shown(understand_when("2 days 3 hours", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
+    assert shown(understand_when("2 days, 3 hours ago", now=NOWS["SUN"], past=True)) == "2026-11-20 07:30"
+    assert shown(understand_when("in 2 weeks 3 days", now=NOWS["SUN"])) == "2026-12-09 09:00*"
+    assert shown(understand_when("in 1 year and 2 months", now=NOWS["SUN"])) == "2028-01-22 09:00*"
     for phrase in ("in 1 month and 2 days", "in 2 days 3 hours ago", "in 2 days ago", "3 days time"):
         with pytest.raises(Invalid) as info:
             understand_when(phrase, now=NOWS["SUN"])
@@ -331,8 +312,8 @@ def test_bare_units_are_a_whole_answer_only() -> None:
     assert find_when("meeting took 2 hours", now=NOWS["SUN"]) is None
     found = find_when("call tomorrow, it takes 2 hours", now=NOWS["SUN"])
     assert found is not None
-    assert _shown(found.when) == "2026-11-23 09:00*"
-    assert _shown(understand_when("call one of them tomorrow", now=NOWS["SUN"])) == "2026-11-23 09:00*"
+    assert shown(found.when) == "2026-11-23 09:00*"
+    assert shown(understand_when("call one of them tomorrow", now=NOWS["SUN"])) == "2026-11-23 09:00*"
 
 
 def test_a_note_gives_the_whole_day_first_offset() -> None:
@@ -340,9 +321,9 @@ def test_a_note_gives_the_whole_day_first_offset() -> None:
     found = find_when(note, now=NOWS["SEP"])
     assert found is not None
     assert note[found.start : found.end] == "国庆后三天"
-    assert _shown(found.when) == "2026-10-10 09:00*"
+    assert shown(found.when) == "2026-10-10 09:00*"
     note = "Follow up 2 days before christmas with the quote"
     found = find_when(note, now=NOWS["SUN"])
     assert found is not None
     assert note[found.start : found.end] == "2 days before christmas"
-    assert _shown(found.when) == "2026-12-23 09:00*"
+    assert shown(found.when) == "2026-12-23 09:00*"
