@@ -136,7 +136,7 @@ def watch(api: Any) -> dict[int, asyncio.Queue[dict[str, Any]]]:
     emit = api._emit
 
     def tapped(method: str, message: dict[str, Any]) -> dict[str, Any]:
-        out = emit(method, message)
+        out: dict[str, Any] = emit(method, message)
         if method in ("sendMessage", "editMessageText"):
             queues.setdefault(int(message["chat"]["id"]), asyncio.Queue()).put_nowait(out)
         return out
