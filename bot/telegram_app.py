@@ -307,13 +307,7 @@ class TelegramFrontend:
 
     async def _close_pressed(self, message: Message, query: CallbackQuery) -> None:
         """The answered question keeps its text and shows the choice, without live buttons."""
-        label = None
-        markup = message.reply_markup
-        if markup is not None:
-            for row in markup.inline_keyboard:
-                for button in row:
-                    if button.callback_data == query.data:
-                        label = button.text
+        label = _pressed_label(message, query)
         try:
             if label and message.text:
                 await message.edit_text(split_text(f"{message.text}\n→ {label}")[0], reply_markup=None)
@@ -356,19 +350,22 @@ async def _answer(query: CallbackQuery) -> None:
 _ANSWERED = re.compile(r"\n→ [^\n]*\n\n")
 
 
+def _pressed_label(message: Message, query: CallbackQuery) -> str | None:
+    """The text of the button that was pressed, read off the message's own keyboard."""
+    markup = message.reply_markup
+    if markup is None:
+        return None
+    labels = [b.text for row in markup.inline_keyboard for b in row if b.callback_data == query.data]
+    return labels[-1] if labels else None
+
+
 def _answered(message: Message, query: CallbackQuery, following: str) -> str:
     """The pressed question with the choice shown, then what comes next, as one message's text.
 
     Only the question part of the pressed message is kept (what followed its own last "→" line), so
     a run of button questions does not pile up in one message.
     """
-    label = None
-    markup = message.reply_markup
-    if markup is not None:
-        for row in markup.inline_keyboard:
-            for button in row:
-                if button.callback_data == query.data:
-                    label = button.text
+    label = _pressed_label(message, query)
     question = _ANSWERED.split(message.text or "")[-1]
     merged = f"{question}\n→ {label or '✓'}\n\n{following}"
     return merged if utf16_len(merged) <= MAX_TEXT else following

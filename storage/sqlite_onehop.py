@@ -32,25 +32,16 @@ DRIVER = "crm_aiosqlite"
 _Result = tuple[Any, list[Any], int, Any]
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool = False) -> _Result:
     """On aiosqlite's thread: the whole statement, as SQLAlchemy's cursor would have made it."""
     cursor = conn.cursor()
     try:
-        if parameters is None:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
             cursor.execute(operation)
         else:
             cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
-    finally:
-        cursor.close()
-
-
-def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) -> _Result:
-    cursor = conn.cursor()
-    try:
-        cursor.executemany(operation, seq_of_parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, rows, cursor.rowcount, cursor.lastrowid
@@ -77,21 +68,21 @@ class OneHopCursor:
         self.description, rows, self.rowcount, self.lastrowid = result
         self._rows = collections.deque(rows)
 
-    async def _call(self, function: Any, operation: str, parameters: Any) -> _Result:
+    async def _call(self, operation: str, parameters: Any, many: bool = False) -> _Result:
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
-            result: _Result = await connection._execute(function, connection._conn, operation, parameters)
+            result: _Result = await connection._execute(_run, connection._conn, operation, parameters, many)
             return result
 
     def execute(self, operation: str, parameters: Any = None) -> None:
         try:
-            self._take(await_(self._call(_run, operation, parameters)))
+            self._take(await_(self._call(operation, parameters)))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
         try:
-            self._take(await_(self._call(_run_many, operation, seq_of_parameters)))
+            self._take(await_(self._call(operation, seq_of_parameters, many=True)))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
