@@ -24,14 +24,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 FIRST_USER = 8_000_000
 TYPED = "杭州数澜科技有限公司"
 
@@ -214,21 +212,10 @@ async def seed(url: str, count: int) -> None:
 
 
 async def fresh_pg() -> tuple[str, Any]:
-    from sqlalchemy import text
+    """A throwaway PostgreSQL database and how to drop it: the end-to-end tests' own."""
+    from tests.e2e.conftest import fresh_database
 
-    from storage.db import make_engine
-
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", drop
+    return await fresh_database("postgres", Path(tempfile.gettempdir()))
 
 
 def env_for(api: Any, url: str) -> dict[str, str]:
