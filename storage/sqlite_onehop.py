@@ -116,8 +116,30 @@ class OneHopCursor:
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """Commit and rollback skip the thread when sqlite3 has no transaction open.
+
+    SQLAlchemy's pool rolls every connection back when it is returned, after the commit too, and a
+    read-only session commits nothing (sqlite3 opens a transaction only before its first write): a
+    hop each, both no-ops in sqlite3 itself. Reading `in_transaction` needs no thread: no statement of
+    this connection runs meanwhile (the adapter runs them one at a time and waits for each).
+    """
+
     __slots__ = ()
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def _nothing_open(self) -> bool:
+        try:
+            return self._connection._connection is not None and not self._connection._conn.in_transaction
+        except (ValueError, sqlite3.Error):  # closed, or a Python that checks the thread: ask it there
+            return False
+
+    def rollback(self) -> None:
+        if not self._nothing_open():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._nothing_open():
+            super().commit()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -65,3 +65,37 @@ async def test_a_statement_is_one_call_on_the_connection_thread(
             assert calls == ["_run"]  # SQLAlchemy's own cursor: cursor, execute, fetchall, close
     finally:
         await engine.dispose()
+
+
+async def test_commit_and_rollback_skip_the_thread_only_when_nothing_is_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiosqlite
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    calls: list[str] = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        calls.clear()
+        async with engine.begin() as conn:  # a read: commit and the pool's reset are no-ops
+            await conn.execute(text("SELECT count(*) FROM t"))
+        assert calls == ["_run"]
+        calls.clear()
+        async with engine.begin() as conn:  # a write: its commit goes to the thread
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+        assert calls == ["_run", "commit"]
+        async with engine.connect() as conn:  # a write rolled back is rolled back
+            await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+            await conn.rollback()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [1]
+    finally:
+        await engine.dispose()
