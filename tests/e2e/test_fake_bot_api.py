@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -347,13 +348,13 @@ async def test_started_reraises_handler_errors(fake_api: FakeBotApi) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_reminder_job_through_rate_limiter_survives_429_and_reports_blocked(
+async def test_reminder_task_through_rate_limiter_survives_429_and_reports_blocked(
     fake_api: FakeBotApi,
 ) -> None:
     errors: list[object] = []
 
-    async def remind(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await context.bot.send_message(CHAT, "提醒：回访客户")
+    async def remind() -> None:
+        await app.bot.send_message(CHAT, "提醒：回访客户")
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         errors.append(context.error)
@@ -366,13 +367,13 @@ async def test_reminder_job_through_rate_limiter_survives_429_and_reports_blocke
         .build()
     )
     app.add_error_handler(on_error)
-    assert app.job_queue
     fake_api.fail_next("sendMessage", chat_id=CHAT, error_code=429, retry_after=1)
     async with started(app, fail_on_handler_error=False):
-        app.job_queue.run_once(remind, 0)
+        await app.create_task(remind())  # a task of the Application's: its errors go to on_error
         assert (await fake_api.next_message(CHAT))["text"] == "提醒：回访客户"  # AIORateLimiter retried
         fake_api.block(CHAT)
-        app.job_queue.run_once(remind, 0)
+        with contextlib.suppress(Forbidden):
+            await app.create_task(remind())
         await fake_api.wait_for(lambda c: c.status == 403)
         await asyncio.sleep(0.05)  # let PTB hand the error to on_error
     assert [c.status for c in fake_api.calls_to("sendMessage")] == [429, 200, 403]
