@@ -434,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = Settings()
         if args.command == "run" and settings.bot_token is not None:
+            from bot.lean import skip_unused
+
+            skip_unused(webhook=getattr(args, "webhook", False))
             import bot.telegram_app  # noqa: F401  (the bot's own imports, with the collector off too)
     finally:
         gc.enable()

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.dates import understand_when
 from flows.errors import Ambiguous, Invalid
 from flows.i18n import t
 
@@ -44,6 +43,10 @@ def _one_line(text: str) -> str:
 
 def answer(text: str, *, now: dt.datetime, past: bool, default_hour: int = 9) -> tuple[str, bool]:
     """One result line for one phrase, and whether it was understood."""
+    # here, not at the top: every command (`crm-bot run` too) registers `when` on its command line,
+    # and the date rules with their lunar tables are ~4.5 MiB a running bot loads at its first date
+    from flows.dates import understand_when
+
     try:
         when = understand_when(text, now=now, past=past, default_hour=default_hour)
     except Ambiguous as amb:
