@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.i18n import t
@@ -22,6 +20,7 @@ from flows.names import core_name
 from storage import search
 from storage.models import Audit, Contact, Customer, DaySequence, User
 from storage.repo import CONTACT_FIELDS, CUSTOMER_FIELDS, team_ids
+from storage.upserts import insert_for
 
 IMPORT_ACTION = "import"
 BATCH = 1000  # rows per INSERT statement (and per progress report)
@@ -82,7 +81,7 @@ async def reserve_numbers(session: AsyncSession, day: dt.date, count: int) -> li
     if (used or 0) + count > 9999:
         raise TooMany(9999 - (used or 0))
     dialect = session.get_bind().dialect.name
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    ins = insert_for(dialect)
     stmt = (
         ins(DaySequence)
         .values(day=key, last=count)

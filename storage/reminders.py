@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.reminders import DIGEST_LINES, Digest, DigestLine
 from storage.ids import valid_id
 from storage.models import Contact, Customer, FollowUp, Reminder, ReminderCursor, User
+from storage.upserts import insert_for, upsert
 
 CHUNK = 500
 # every column a new row needs, so multi-row INSERTs do not depend on Python-side defaults
@@ -103,7 +102,7 @@ async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    insert = upsert(session)
     created = 0
     ordered = sorted(rows, key=lambda r: str(r["key"]))  # one lock order for every process
     for chunk in _chunks(ordered):
@@ -120,7 +119,9 @@ async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
 async def read_cursor(session: AsyncSession, name: str, *, lock: bool = False) -> dt.datetime | None:
     """Where the scan `name` got to. lock=True (PostgreSQL) makes concurrent scans take turns."""
     if lock and _dialect(session) == "postgresql":
-        insert = pg_insert(ReminderCursor).values(name=name, until=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+        insert = insert_for("postgresql")(ReminderCursor).values(
+            name=name, until=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        )
         await session.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
         query = select(ReminderCursor.until).where(ReminderCursor.name == name).with_for_update()
         until = (await session.execute(query)).scalar_one()
@@ -136,7 +137,7 @@ async def write_cursor(session: AsyncSession, name: str, until: dt.datetime) -> 
     Insert-or-ignore, then a conditional UPDATE: two processes writing a new cursor at once both
     succeed (a read-then-insert made the second fail on the primary key).
     """
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    insert = upsert(session)
     await session.execute(
         insert(ReminderCursor).values(name=name, until=until).on_conflict_do_nothing(index_elements=["name"])
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +29,7 @@ from storage.models import (
     User,
     UserRegion,
 )
+from storage.upserts import insert_for, upsert
 
 NAME_SIMILARITY = 88.0
 
@@ -159,9 +159,8 @@ def _dialect(session: AsyncSession) -> str:
 async def next_customer_number(session: AsyncSession, day: dt.date) -> str:
     """C + YYYYMMDD + 4-digit counter; the counter row only grows, so numbers are never reused."""
     key = day.strftime("%Y%m%d")
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     stmt = (
-        insert(DaySequence)
+        upsert(session)(DaySequence)
         .values(day=key, last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": DaySequence.last + 1})
         .returning(DaySequence.last)
@@ -655,7 +654,9 @@ def _seen_upsert(insert: Any) -> Any:
     )
 
 
-_SEEN_UPSERT = {"postgresql": _seen_upsert(pg_insert), "sqlite": _seen_upsert(sqlite_insert)}
+@functools.cache
+def _seen_statement(dialect: str) -> Any:
+    return _seen_upsert(insert_for(dialect))
 
 
 async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: dt.datetime) -> bool:
@@ -667,7 +668,7 @@ async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: 
     are swept now and then, not on every step.
     """
     params = {"chat_id": chat_id, "update_id": update_id, "at": now, "cutoff": now - SEEN_KEPT}
-    statement = _SEEN_UPSERT["postgresql" if _dialect(session) == "postgresql" else "sqlite"]
+    statement = _seen_statement("postgresql" if _dialect(session) == "postgresql" else "sqlite")
     done = await session.execute(statement, params)
     if getattr(done, "rowcount", 1) == 0:
         return False
