@@ -406,19 +406,9 @@ def attach(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> 
 
 
 async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """What a starting bot does (tests call it on a running Application): publish the command menu,
-    and warm the date parser in a thread meanwhile."""
-    warm_dates(app)
+    """What a starting bot does (tests call it on a running Application): publish the command menu."""
     await set_commands(app)
     log.info("bot started")
-
-
-def warm_dates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """The date rules load the lunar calendar and the holiday schedule on first use (~40 ms): load
-    them in a thread once the bot is answering, so that the first date typed does not wait."""
-    from flows.dates import warm_up
-
-    app.bot_data["warming"] = asyncio.get_running_loop().run_in_executor(None, warm_up)
 
 
 # Start-up work that waits until updates are flowing and the bot has had nothing to do for _QUIET
@@ -444,8 +434,10 @@ async def once_polling(
 ) -> None:
     """What a starting bot does after its first getUpdates, not before it (post_init starts this):
     the command menu at once; when the first updates are answered, the reminder loop's first tick
-    (what fell due while down), the data tasks and the date parser's warm-up (a thread holding the
-    GIL for ~0.3 s that would slow the first replies down)."""
+    (what fell due while down) and the data tasks.
+
+    The date rules are not warmed up here any more: they load with the first date read (~40 ms, once
+    a process), where a warm-up would keep ~4.5 MiB of lunar tables in every idle process."""
     while not app.running:  # Application.start() follows the updater's start_polling/start_webhook
         await asyncio.sleep(0.01)
     try:
@@ -456,7 +448,6 @@ async def once_polling(
     try:
         start_reminders(app)  # due reminders, digests: a tick now, then every poll
         start_data_tasks(app)  # the daily backup (CRM_BACKUP_*), the monthly quality reports
-        warm_dates(app)
     except Exception:  # nobody awaits this task: say it here
         log.exception("start-up tasks failed")
         raise
@@ -556,12 +547,30 @@ def build_application(
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
-    for name, value in builder_options.items():
+    for name, value in {**_requests(builder_options), **builder_options}.items():
         builder = getattr(builder, name)(value)
     app = builder.build()
     if runtime is not None:
         attach(app, runtime)
     return app
+
+
+def _requests(given: dict[str, Any]) -> dict[str, Any]:
+    """PTB's two HTTP clients (updates, everything else) as PTB would make them, with one TLS context.
+
+    Each httpx client otherwise parses the CA bundle into a context of its own (~1 MiB each); a
+    context is safe to share. Left to the caller when it brings its own (tests, benchmarks).
+    """
+    if {"request", "get_updates_request"} & set(given):
+        return {}
+    import httpx
+    from telegram.request import HTTPXRequest
+
+    tls = {"verify": httpx.create_ssl_context()}
+    return {
+        "request": HTTPXRequest(connection_pool_size=256, httpx_kwargs=tls),  # PTB's own sizes
+        "get_updates_request": HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls),
+    }
 
 
 async def _start_metrics(

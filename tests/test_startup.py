@@ -4,8 +4,9 @@ Each of these costs start-up time and idle memory in every process, for a busine
 spreadsheet, a chart or the metrics port that may never come (issue 15: start-up and memory). The
 check runs in a fresh interpreter, as `crm-bot run` does: the command line parsed, the settings,
 the logging, the Application built and the runtime opened on a database already at the head
-revision (what every start but the first after an upgrade finds). tornado is not in the list:
-python-telegram-bot's own telegram.ext imports it (for webhooks) whenever it is installed.
+revision (what every start but the first after an upgrade finds). Libraries that import optional
+parts when installed are kept out by bot.lean (httpx's command line; PTB's webhook server when
+polling), and the webhook mode still gets its server.
 """
 
 from __future__ import annotations
@@ -26,16 +27,34 @@ HEAVY = {
     "prometheus_client": "the metrics port",
     "alembic": "only when a migration is due",
     "dateparser": "not used at all any more",
-    "flows.dates": "the first date read (and the date warm-up, in a thread once polling runs)",
+    "flows.dates": "the first date read",
     "lunar_python": "the first lunar or holiday date read",
     "phonenumbers": "the first phone number typed",
     "email_validator": "the first e-mail typed",
     "stdnum": "the first credit code typed",
     "rapidfuzz": "the first name compared",
+    "tornado": "PTB's webhook server: --webhook only (bot.lean)",
+    "rich": "httpx's command-line tool (bot.lean)",
+    "click": "httpx's command-line tool (bot.lean)",
+    "pygments": "httpx's command-line tool (bot.lean)",
+    "apscheduler": "PTB's job queue, not used (no job-queue extra)",
+    "pydantic_settings": "not used: bot.config reads the environment itself",
+    "dotenv": "only when there is a .env file",
+    "sqlalchemy.dialects.postgresql": "a PostgreSQL database (storage.upserts imports it when used)",
 }
+
+
+def _heavy(loaded: set[str]) -> dict[str, str]:
+    """The HEAVY modules (or packages) among those loaded."""
+    return {
+        name: why for name, why in HEAVY.items() if any(m == name or m.startswith(f"{name}.") for m in loaded)
+    }
+
 
 CHILD = """
 import asyncio, sys
+from bot.lean import skip_unused
+skip_unused(webhook=AS_WEBHOOK)
 from bot.cli import build_parser
 build_parser().parse_args(["run"])
 from bot.config import Settings
@@ -50,7 +69,9 @@ async def main():
     await runtime.close()
 
 asyncio.run(main())
-print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+from telegram.ext import _updater
+assert _updater.WEBHOOKS_AVAILABLE is AS_WEBHOOK
+print(" ".join(sorted(name for name, module in sys.modules.items() if module is not None)))
 """
 
 
@@ -64,16 +85,40 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_the_run_path_loads_no_library_a_feature_needs_later(tmp_path: Path) -> None:
+def _loaded(tmp_path: Path, webhook: bool) -> set[str]:
     env = _env(tmp_path)
     migrated = subprocess.run(
         [sys.executable, "-m", "bot.cli", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
+    child = CHILD.replace("AS_WEBHOOK", str(webhook))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     loaded = set(done.stdout.split())
-    assert {"telegram", "sqlalchemy", "bot", "storage", "flows"} <= loaded  # it did start the bot's path
-    assert {name: why for name, why in HEAVY.items() if name in loaded} == {}
+    assert {"telegram.ext", "sqlalchemy", "bot.router", "storage.repo", "flows.engine"} <= loaded  # the path
+    return loaded
+
+
+def test_the_run_path_loads_no_library_a_feature_needs_later(tmp_path: Path) -> None:
+    assert _heavy(_loaded(tmp_path, webhook=False)) == {}
+
+
+def test_the_webhook_mode_keeps_its_server(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, webhook=True)
+    assert set(_heavy(loaded)) == {"tornado"}
+
+
+def test_both_http_clients_share_one_tls_context() -> None:
+    """PTB would give each of its two clients its own parsed CA bundle (~1 MiB each)."""
+    from telegram.ext import Application
+
+    from bot.config import Settings
+    from bot.telegram_app import build_application
+
+    app: Application = build_application(Settings(bot_token="123:abc"))  # type: ignore[type-arg]
+    updates, calls = app.bot._request  # PTB keeps (getUpdates', everything else's)
+    pools = [r._client._transport._pool for r in (updates, calls)]
+    assert pools[0]._ssl_context is pools[1]._ssl_context
+    assert (pools[0]._max_connections, pools[1]._max_connections) == (1, 256)  # PTB's own sizes

@@ -1,8 +1,8 @@
 """Start-up order: before the first getUpdates only the database; the rest once updates flow.
 
 post_init (run by PTB between getMe and the first getUpdates) opens what handling an update needs;
-the command menu, the reminder loop's first tick, the data tasks and the date parser's warm-up
-start once the Application runs, the last three when the updates waiting are answered.
+the command menu, the reminder loop's first tick and the data tasks start once the Application
+runs, the last two when the updates waiting are answered.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from tests.e2e.conftest import Chat, application
 from tests.e2e.fake_bot_api import DEFAULT_TOKEN, FakeBotApi, FakeUser
 
 ANN = FakeUser(5101, "芳", last_name="王", language_code="zh-hans")
-LATER = ("reminders", "monthly_reports", "warming")  # what the start-up task puts in bot_data
+LATER = ("reminders", "monthly_reports")  # what the start-up task puts in bot_data
 
 
-async def test_post_init_leaves_the_menu_reminders_and_warm_up_until_updates_are_answered(
+async def test_post_init_leaves_the_menu_and_reminders_until_updates_are_answered(
     fake_api: FakeBotApi, db: Database
 ) -> None:
     async with db.sessions.begin() as s:
@@ -55,7 +55,6 @@ async def test_post_init_leaves_the_menu_reminders_and_warm_up_until_updates_are
                 break
             await asyncio.sleep(0.05)
         assert set(LATER) <= set(app.bot_data)
-        await app.bot_data["warming"]  # the thread's warm-up finishes without error
         await app.post_stop(app)
         assert "reminders" not in app.bot_data
     finally:
