@@ -36,6 +36,8 @@ from storage.db import make_engine, make_sessions, migrate
 from storage.models import Contact, Customer, SearchGram, User
 from tests.namebook import Book, chunks, typo
 
+Turn = Callable[[], Awaitable[None]]  # one timed operation: its own session, as a step has
+
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PER_OWNER = 150
 RUNS = 100
@@ -122,7 +124,7 @@ class Loaded:
         picks = [r.choice(self.book.rows) for _ in range(RUNS)]
         typos = [typo(r, row["name"]) for row in picks]
 
-        def turn(call: Callable[[AsyncSession, User], Awaitable[object]], telegram_id: int) -> Any:
+        def turn(call: Callable[[AsyncSession, User], Awaitable[object]], telegram_id: int) -> Turn:
             async def run() -> None:
                 async with self.sessions() as s:  # a turn: its own session, the user looked up first
                     user = await repo.user_by_telegram(s, telegram_id)
@@ -135,21 +137,21 @@ class Loaded:
             refs = await repo.own_customer_refs(s, user)
             understand_note(f"刚和{name}通了电话,他们要报价单,下周二下午两点再跟进", refs, now=NOW)
 
+        def note_turn(row: dict[str, Any]) -> Turn:  # as the customer's owner
+            return turn(lambda s, u: note(s, u, row["name"]), 9_000_000 + int(row["owner_id"]))
+
+        def find_duplicates(name: str) -> Turn:
+            return turn(lambda s, u: repo.find_duplicates(s, u, DupProbe(name=name)), 1)
+
+        def find(text: str) -> Turn:
+            return turn(lambda s, u: repo.search_customers(s, u, text), 1)
+
         return {
-            "duplicate name check": [
-                turn(lambda s, u, n=n: repo.find_duplicates(s, u, DupProbe(name=n)), 1) for n in typos
-            ],
-            "/find exact name": [
-                turn(lambda s, u, n=row["name"]: repo.search_customers(s, u, n), 1) for row in picks
-            ],
-            "/find typo (fuzzy)": [turn(lambda s, u, n=n: repo.search_customers(s, u, n), 1) for n in typos],
-            "/find by phone": [
-                turn(lambda s, u, p=row["phone"][-11:]: repo.search_customers(s, u, p), 1) for row in picks
-            ],
-            "note matching": [
-                turn(lambda s, u, n=row["name"]: note(s, u, n), 9_000_000 + int(row["owner_id"]))
-                for row in picks
-            ],
+            "duplicate name check": [find_duplicates(n) for n in typos],
+            "/find exact name": [find(row["name"]) for row in picks],
+            "/find typo (fuzzy)": [find(n) for n in typos],
+            "/find by phone": [find(row["phone"][-11:]) for row in picks],
+            "note matching": [note_turn(row) for row in picks],
         }
 
 

@@ -142,7 +142,7 @@ class Book:
                 | {"owner_id": 1 + i % owners, "created_by": 1 + i % owners, "tags": [], "pending": []}
                 | {"created_at": NOW, "updated_at": NOW - dt.timedelta(seconds=i)}
             )
-        self.contacts = [
+        self.contacts: list[dict[str, Any]] = [
             {"id": i, "customer_id": i, "name": company_or_person(r)[1] if i % 3 else "张伟"}
             | {"created_by": 1 + i % owners, "pending": [], "active": True}
             | {"created_at": NOW, "updated_at": NOW}
