@@ -362,9 +362,11 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             lang = lang_of(user.lang or "zh")
             keys = await store.book_keys(session, user, mapping.kind)
+            progress = _Progress(len(table) - 1)
             checked = await asyncio.to_thread(
-                check_rows, table, Mapping_(mapping.kind, mapping.columns), keys, lang
+                check_rows, table, Mapping_(mapping.kind, mapping.columns), keys, lang, progress.checked
             )
+            progress.done()
             report = args.file.with_name(f"{args.file.stem}-errors.xlsx")
             if await asyncio.to_thread(store.write_report, report, table, checked, lang):
                 print(f"rows not imported, with the reason: {report}")
@@ -376,18 +378,50 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
             rows = store.payload(checked)
             now = system_clock()
             if mapping.kind == "contacts":
-                count = await store.insert_contacts(session, user, rows, now)
+                count = await store.insert_contacts(session, user, rows, now, progress.inserted)
             else:
                 try:
-                    count = await store.insert_customers(session, owner, user, rows, now)
+                    count = await store.insert_customers(session, owner, user, rows, now, progress.inserted)
                 except store.TooMany as exc:
                     print(f"error: {t('en', 'data.import.too_many', left=exc.left)}", file=sys.stderr)
                     return 2
             await store.record_import(session, user, mapping.kind, {"rows": count, "checked": len(rows)})
+            progress.done()
         print(f"imported {count} {mapping.kind}")
         return 0
     finally:
         await runtime.close()
+
+
+class _Progress:
+    """How far a long import is, on stderr (stdout keeps the report): one line rewritten in place
+    on a terminal, a line per step when the output goes to a file or a pipe. Files of fewer than
+    PROGRESS_FROM rows take a moment and say nothing."""
+
+    PROGRESS_FROM = 2_000
+
+    def __init__(self, rows: int) -> None:
+        self.shown = rows >= self.PROGRESS_FROM
+        self.live = sys.stderr.isatty()
+        self.pending = False
+
+    def _say(self, line: str) -> None:
+        if self.shown:
+            sys.stderr.write(f"\r{line}\033[K" if self.live else f"{line}\n")
+            sys.stderr.flush()
+            self.pending = self.live
+
+    def checked(self, done: int, total: int) -> None:  # from check_rows' worker thread: writes only
+        self._say(f"checking rows: {done:,} of {total:,}")
+
+    async def inserted(self, done: int, total: int) -> None:
+        self._say(f"importing: {done:,} of {total:,}")
+
+    def done(self) -> None:
+        """End the rewritten line, so what is printed next starts on its own."""
+        if self.pending:
+            sys.stderr.write("\n")
+            self.pending = False
 
 
 async def _stats(args: argparse.Namespace, settings: Settings) -> int:

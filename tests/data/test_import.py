@@ -222,3 +222,42 @@ async def test_a_csv_sent_with_nothing_open_starts_the_import_for_a_manager_only
     ann = Person(router, ANN)  # a sales person: no import, the usual answer about the file
     await ann.send_file(CSV.encode("utf-8"), "document", "客户.csv", "text/csv")
     assert "导入预览" not in ann.text and "表头" not in ann.text
+
+
+def test_crm_bot_import_of_a_big_file_says_how_far_it_is_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A few thousand rows take seconds: the admin sees the checking and the inserting advance."""
+    import asyncio
+    import datetime as dt
+
+    from bot.cli import main
+    from storage.db import make_engine, make_sessions, migrate
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+
+    async def setup() -> None:
+        data.mkdir()
+        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
+        await migrate(engine)
+        await populate(make_sessions(engine), FileStore(data / "attachments"), dt.datetime.now(dt.UTC))
+        await engine.dispose()
+
+    asyncio.run(setup())
+    source = tmp_path / "big.csv"
+    rows = [f"导入测试{n:05d}贸易有限公司,139{n:08d}" for n in range(2_500)]
+    source.write_text("客户名称,手机\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["import", str(source), "--as", str(BOSS), "--owner", str(ANN)]) == 0
+    captured = capsys.readouterr()
+    assert "imported 2500 customers" in captured.out
+    lines = captured.err.splitlines()  # not a terminal here: one line per step
+    assert "checking rows: 500 of 2,500" in lines and "checking rows: 2,500 of 2,500" in lines
+    assert "importing: 1,000 of 2,500" in lines and lines[-1] == "importing: 2,500 of 2,500"
+    assert "checking" not in captured.out and "importing:" not in captured.out  # the report stays clean
+
+    small = tmp_path / "small.csv"
+    small.write_text("客户名称,手机\n小文件科技有限公司,13900000001\n", encoding="utf-8")
+    assert main(["import", str(small), "--as", str(BOSS), "--owner", str(ANN)]) == 0
+    assert capsys.readouterr().err == ""  # a small file says nothing but its result
