@@ -1,18 +1,19 @@
-"""Moving customers to another owner: one from the card, all of a person's from the command line,
-or a deactivated person's to a chosen heir. Each move is a change-history row with the reason, the
-customer's open reminders follow it, and the new owner is told."""
+"""Moving customers to another owner: one from the card, all of a person's from the chat (/handover)
+or the command line, or a deactivated person's to a chosen heir. Each move is a change-history row
+with the reason, the customer's open reminders follow it, and the new owner is told."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.team import notice
 from storage import notices, repo
 from storage.models import Change, Customer, Reminder, User, utcnow
+from storage.team import team_members
 
 OPEN_REMINDERS = ("pending", "held")
 
@@ -139,3 +140,64 @@ async def deactivate_to(session: AsyncSession, telegram_id: int, heir_telegram: 
     moved = await transfer_all(session, telegram_id, heir_telegram, "deactivated")
     user, rest = await repo.deactivate_user(session, telegram_id)  # anything left goes up the chain
     return user, moved + rest
+
+
+async def handover_people(session: AsyncSession, actor: User) -> list[tuple[User, int]]:
+    """Whose customers the actor may hand over from the chat, with how many live customers each has:
+    a manager's people, everyone but themselves for an admin."""
+    members = await team_members(session, actor)
+    counts = dict(
+        (
+            await session.execute(
+                select(Customer.owner_id, func.count())
+                .where(Customer.owner_id.in_([u.id for u in members]), Customer.merged_into_id.is_(None))
+                .group_by(Customer.owner_id)
+            )
+        ).all()
+    )
+    return [(u, int(counts.get(u.id, 0))) for u in members]
+
+
+async def handover_heirs(session: AsyncSession, actor: User, from_id: int) -> list[User] | None:
+    """Who may take over `from_id`'s customers (the actor's people and the actor); None: not allowed."""
+    members = await team_members(session, actor)
+    if from_id not in {u.id for u in members}:
+        return None
+    heirs = [u for u in members if u.id != from_id]
+    return sorted([actor, *heirs], key=lambda u: u.name) if actor.active else heirs
+
+
+async def handover(
+    session: AsyncSession,
+    actor: User,
+    from_id: int,
+    to_id: int,
+    reason: str,
+    now: dt.datetime,
+    *,
+    deactivate: bool = False,
+) -> int:
+    """From the chat: all of one person's live customers to another, and for an admin, the person's
+    access taken away with it. Every right is re-checked here, whatever the buttons said."""
+    heirs = await handover_heirs(session, actor, from_id)
+    if heirs is None or to_id not in {u.id for u in heirs}:
+        raise repo.NotAllowed(f"handover {from_id} -> {to_id}")
+    if deactivate and actor.role != "admin":
+        raise repo.NotAllowed("only an admin deactivates")
+    source = await session.get(User, from_id)
+    target = await session.get(User, to_id)
+    assert source is not None and target is not None
+    customers = (
+        (
+            await session.execute(
+                select(Customer).where(Customer.owner_id == from_id, Customer.merged_into_id.is_(None))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    moved = await _move(session, customers, target, actor.id, reason, now)
+    await repo.audit(session, actor, "transfer", f"user {from_id} -> {to_id}: {moved} customers")
+    if deactivate:
+        await repo.deactivate_user(session, source.telegram_id)  # nothing is left for it to move
+    return moved

@@ -1,6 +1,6 @@
 """Transfers: the owner's manager (or an admin) moves a customer to another person, with a reason,
 from the card's "Transfer" or /transfer on the open card. All of a person's customers move with
-`crm-bot customers transfer --from ID --to ID`."""
+/handover (bot/features/handover.py) or `crm-bot customers transfer --from ID --to ID`."""
 
 from __future__ import annotations
 
