@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import gc
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the runtime, config and storage load in ~2 s; `crm-bot when` needs none of them
     from bot.config import Settings
+    from bot.runtime import Runtime
 
 log = logging.getLogger("crm-bot")
 
@@ -86,13 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _users(args: argparse.Namespace, settings: Settings) -> int:
+@contextlib.asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Runtime]:
+    """The database of one command, migrated if a revision is due, closed however the command ends."""
     from bot.runtime import open_runtime
-    from storage import repo, team, transfers
-    from storage.tx import transaction
 
     runtime = await open_runtime(settings)
     try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+async def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import repo, team, transfers
+    from storage.tx import transaction
+
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             if args.users_command == "add":
                 try:
@@ -127,17 +139,13 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                 shown = " ".join(await team.regions_of(session, user.id)) or "none"
                 print(f"{user.telegram_id} regions: {shown}")
         return 0
-    finally:
-        await runtime.close()
 
 
 async def _customers(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import open_runtime
     from storage import transfers
     from storage.tx import transaction
 
-    runtime = await open_runtime(settings)
-    try:
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             try:
                 moved = await transfers.transfer_all(session, args.from_id, args.to_id, args.reason)
@@ -146,8 +154,6 @@ async def _customers(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
         print(f"{moved} customers transferred from {args.from_id} to {args.to_id}")
         return 0
-    finally:
-        await runtime.close()
 
 
 def _terminal_lock(settings: Settings) -> IO[bytes] | None:
@@ -187,27 +193,22 @@ async def _chat(settings: Settings) -> int:
 
 
 async def _chat_locked(settings: Settings) -> int:
-    from bot.runtime import open_runtime
     from bot.terminal import TERMINAL_ID, run_terminal
     from storage import repo
     from storage.tx import transaction
 
-    runtime = await open_runtime(settings)
-    try:
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             if await repo.user_by_telegram(session, TERMINAL_ID) is None:
                 await repo.add_user(session, TERMINAL_ID, "terminal", "admin")
         await run_terminal(runtime.router)
         return 0
-    finally:
-        await runtime.close()
 
 
 async def _migrate(settings: Settings) -> int:
-    from bot.runtime import open_runtime
 
-    runtime = await open_runtime(settings)
-    await runtime.close()
+    async with _opened(settings):
+        pass  # opening checks the revision and migrates when one is due
     print("database is up to date")
     return 0
 
@@ -289,15 +290,13 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     """The same workbook as /export, logged in the audit log the same way."""
     from zoneinfo import ZoneInfo
 
-    from bot.runtime import open_runtime
     from flows.exports import workbook
     from flows.i18n import lang_of
     from storage import export as store
     from storage.sheets import write_xlsx
     from storage.tx import transaction
 
-    runtime = await open_runtime(settings)
-    try:
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             user = await _as_user(session, args.as_id)
             if user is None:
@@ -317,13 +316,10 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
             f"{counts['followups']} follow-ups (logged in the audit log)"
         )
         return 0
-    finally:
-        await runtime.close()
 
 
 async def _import(args: argparse.Namespace, settings: Settings) -> int:
     """The chat's import on the command line: the same matching, checks, report and all-or-nothing."""
-    from bot.runtime import open_runtime
     from flows.i18n import lang_of, t
     from flows.imports import IGNORE, Mapping_, check_rows, fields_of, match_headers
     from storage import imports as store
@@ -348,8 +344,7 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     for col in mapping.unknown:
         print(f"column {col + 1} {table[0][col]!r}: unknown header, ignored (--map '{table[0][col]}=FIELD'; "
               f"fields: {', '.join(fields_of(mapping.kind))})")  # fmt: skip
-    runtime = await open_runtime(settings)
-    try:
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             user = await _as_user(session, args.as_id)
             if user is None:
@@ -389,8 +384,6 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
             progress.done()
         print(f"imported {count} {mapping.kind}")
         return 0
-    finally:
-        await runtime.close()
 
 
 class _Progress:
@@ -428,14 +421,12 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from zoneinfo import ZoneInfo
 
     from bot.quality import report
-    from bot.runtime import open_runtime
     from flows import stats as rules
     from flows.i18n import lang_of
     from storage.services import system_clock
     from storage.tx import transaction
 
-    runtime = await open_runtime(settings)
-    try:
+    async with _opened(settings) as runtime:
         async with transaction(runtime.sessions) as session:
             user = await _as_user(session, args.as_id)
             if user is None:
@@ -448,8 +439,6 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             print((await report(session, user, period, lang_of(user.lang or "zh"), tz, now)).text)
         return 0
-    finally:
-        await runtime.close()
 
 
 def main(argv: list[str] | None = None) -> int:
