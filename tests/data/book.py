@@ -3,8 +3,12 @@ of both kinds, contacts, follow-ups, attachments on disk, a field change and an 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
 
 from storage import repo
 from storage.files import FileInfo, FileStore
@@ -159,3 +163,23 @@ async def populate(sessions: Sessions, files: FileStore, now: dt.datetime) -> Bo
             )
         )
     return book
+
+
+def cli_book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, now: dt.datetime | None = None) -> Path:
+    """The book in a fresh data folder, where `crm-bot` run in this process finds it (CRM_DATA_DIR,
+    SQLite); returns the folder."""
+    from storage.db import make_engine, make_sessions, migrate
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+
+    async def setup() -> None:
+        data.mkdir()
+        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
+        await migrate(engine)
+        await populate(make_sessions(engine), FileStore(data / "attachments"), now or dt.datetime.now(dt.UTC))
+        await engine.dispose()
+
+    asyncio.run(setup())
+    return data

@@ -4,7 +4,6 @@ and /audit exports lists them. Through the router, and `crm-bot export` on the c
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from storage.files import FileStore
 from storage.models import Audit
 from storage.sheets import read_xlsx
 from tests.conftest import Clock, Database
-from tests.data.book import ADMIN, ANN, BOB, BOSS, populate
+from tests.data.book import ADMIN, ANN, BOB, BOSS, cli_book, populate
 from tests.people import Person
 
 
@@ -118,23 +117,9 @@ async def test_sales_are_refused_and_nothing_is_logged(router: Router, db: Datab
 def test_crm_bot_export_writes_the_same_workbook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     from bot.cli import main
-    from storage.db import make_engine, make_sessions, migrate
 
-    data = tmp_path / "data"
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
-
-    async def setup() -> None:
-        data.mkdir()
-        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
-        await migrate(engine)
-        await populate(make_sessions(engine), FileStore(data / "attachments"), dt.datetime.now(dt.UTC))
-        await engine.dispose()
-
-    asyncio.run(setup())
+    cli_book(tmp_path, monkeypatch)
     out = tmp_path / "team.xlsx"
     assert main(["export", "--as", str(BOSS), "--to", str(out)]) == 0
     assert "2 customers, 1 contacts, 1 follow-ups" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from storage.files import FileStore
 from storage.models import Audit, Contact, Customer
 from storage.sheets import read_xlsx
 from tests.conftest import Clock, Database
-from tests.data.book import ANN, BOSS, populate
+from tests.data.book import ANN, BOSS, cli_book, populate
 from tests.people import Person
 
 GOOD = "91310000MA1FL0AB1P"  # GB 32100 check digit right? computed below instead
@@ -177,24 +177,9 @@ def test_headers_are_matched_in_both_languages_and_a_contacts_file_is_told_apart
 def test_crm_bot_import_dry_run_then_import_then_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-    import datetime as dt
-
     from bot.cli import main
-    from storage.db import make_engine, make_sessions, migrate
 
-    data = tmp_path / "data"
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
-
-    async def setup() -> None:
-        data.mkdir()
-        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
-        await migrate(engine)
-        await populate(make_sessions(engine), FileStore(data / "attachments"), dt.datetime.now(dt.UTC))
-        await engine.dispose()
-
-    asyncio.run(setup())
+    cli_book(tmp_path, monkeypatch)
     source = tmp_path / "客户.csv"
     source.write_bytes(CSV.encode("gb18030"))
     assert main(["import", str(source), "--as", str(BOSS), "--owner", str(ANN), "--dry-run"]) == 0
@@ -228,24 +213,9 @@ def test_crm_bot_import_of_a_big_file_says_how_far_it_is_on_stderr(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A few thousand rows take seconds: the admin sees the checking and the inserting advance."""
-    import asyncio
-    import datetime as dt
-
     from bot.cli import main
-    from storage.db import make_engine, make_sessions, migrate
 
-    data = tmp_path / "data"
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
-
-    async def setup() -> None:
-        data.mkdir()
-        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
-        await migrate(engine)
-        await populate(make_sessions(engine), FileStore(data / "attachments"), dt.datetime.now(dt.UTC))
-        await engine.dispose()
-
-    asyncio.run(setup())
+    cli_book(tmp_path, monkeypatch)
     source = tmp_path / "big.csv"
     rows = [f"导入测试{n:05d}贸易有限公司,139{n:08d}" for n in range(2_500)]
     source.write_text("客户名称,手机\n" + "\n".join(rows) + "\n", encoding="utf-8")

@@ -16,7 +16,7 @@ from bot.router import Router
 from flows import stats as rules
 from storage.files import FileStore
 from tests.conftest import Clock, Database
-from tests.data.book import ADMIN, BOB, BOSS, populate
+from tests.data.book import ADMIN, BOB, BOSS, cli_book, populate
 from tests.people import Person
 
 
@@ -116,25 +116,9 @@ async def test_each_manager_gets_last_months_report_on_the_first_once(
 def test_crm_bot_stats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     from bot.cli import main
-    from storage.db import make_engine, make_sessions, migrate
 
-    data = tmp_path / "data"
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
-
-    async def setup() -> None:
-        data.mkdir()
-        engine = make_engine(f"sqlite+aiosqlite:///{data / 'crm.sqlite3'}")
-        await migrate(engine)
-        await populate(
-            make_sessions(engine), FileStore(data / "attachments"), dt.datetime(2026, 11, 5, tzinfo=dt.UTC)
-        )
-        await engine.dispose()
-
-    asyncio.run(setup())
+    cli_book(tmp_path, monkeypatch, dt.datetime(2026, 11, 5, tzinfo=dt.UTC))
     assert main(["stats", "--as", str(BOSS), "--month", "2026-11"]) == 0
     out = capsys.readouterr().out
     assert "数据质量 · 2026-11" in out and "客户 76%" in out and "团队合计" in out

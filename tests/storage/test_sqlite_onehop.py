@@ -4,6 +4,7 @@ gives: rows, row counts, inserted ids, many-row inserts, errors; and in one hop 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -42,23 +43,29 @@ async def test_the_engine_uses_one_hop_and_answers_like_aiosqlite(tmp_path: Path
         await engine.dispose()
 
 
-async def test_a_statement_is_one_call_on_the_connection_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _counter() -> tuple[object, list[str]]:
+    """A stand-in for aiosqlite's "run this on the connection's thread", and the names it ran."""
     import aiosqlite
 
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
     calls: list[str] = []
-    real = aiosqlite.Connection._execute
+    real: Any = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
         calls.append(getattr(fn, "__name__", "?"))
-        return await real(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+        return await real(self, fn, *args, **kwargs)
 
+    return counted, calls
+
+
+async def test_a_statement_is_one_call_on_the_connection_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    counted, calls = _counter()
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        monkeypatch.setattr("aiosqlite.Connection._execute", counted)
         async with engine.connect() as conn:
             calls.clear()
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
@@ -70,20 +77,12 @@ async def test_a_statement_is_one_call_on_the_connection_thread(
 async def test_commit_and_rollback_skip_the_thread_only_when_nothing_is_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aiosqlite
-
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
-    calls: list[str] = []
-    real = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
-        calls.append(getattr(fn, "__name__", "?"))
-        return await real(self, fn, *args, **kwargs)  # type: ignore[arg-type]
-
+    counted, calls = _counter()
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        monkeypatch.setattr("aiosqlite.Connection._execute", counted)
         calls.clear()
         async with engine.begin() as conn:  # a read: commit and the pool's reset are no-ops
             await conn.execute(text("SELECT count(*) FROM t"))
