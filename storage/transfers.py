@@ -146,16 +146,18 @@ async def handover_people(session: AsyncSession, actor: User) -> list[tuple[User
     """Whose customers the actor may hand over from the chat, with how many live customers each has:
     a manager's people, everyone but themselves for an admin."""
     members = await team_members(session, actor)
-    counts = dict(
-        (
-            await session.execute(
-                select(Customer.owner_id, func.count())
-                .where(Customer.owner_id.in_([u.id for u in members]), Customer.merged_into_id.is_(None))
-                .group_by(Customer.owner_id)
-            )
-        ).all()
+    counts = await live_counts(session, [u.id for u in members])
+    return [(u, counts.get(u.id, 0)) for u in members]
+
+
+async def live_counts(session: AsyncSession, owner_ids: Sequence[int]) -> dict[int, int]:
+    """How many live (not merged-away) customers each of these people owns; absent: none."""
+    rows = await session.execute(
+        select(Customer.owner_id, func.count())
+        .where(Customer.owner_id.in_(owner_ids), Customer.merged_into_id.is_(None))
+        .group_by(Customer.owner_id)
     )
-    return [(u, int(counts.get(u.id, 0))) for u in members]
+    return {owner: int(n) for owner, n in rows.all()}
 
 
 async def handover_heirs(session: AsyncSession, actor: User, from_id: int) -> list[User] | None:

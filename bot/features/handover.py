@@ -7,12 +7,10 @@ again when pressed (storage/transfers.py), so a forged or stale button moves not
 from __future__ import annotations
 
 from bot.feature import Command, Feature, Press, Role
-from bot.turn import Incoming, Turn
+from bot.turn import Incoming, Turn, record_id
 from flows.engine import Button, Reply
 from flows.i18n import t
-from flows.normalize import typed_number
 from storage import repo, transfers
-from storage.ids import valid_id
 from storage.models import User
 
 MANAGERS: frozenset[Role] = frozenset({"manager", "admin"})
@@ -22,12 +20,8 @@ NAME = 40  # characters of a name on a button
 
 def _ids(data: str | None, prefix: str, count: int) -> list[int] | None:
     """The `count` ids after `prefix` in button data like `g|ho|t|12|34`, or None for anything else."""
-    parts = (data or "").removeprefix(prefix).split("|")
-    if len(parts) != count:
-        return None
-    ids = [typed_number(p, max_digits=19) for p in parts]
-    checked = [valid_id(i) if i is not None else None for i in ids]
-    return [i for i in checked if i is not None] if None not in checked else None
+    ids = [record_id(part, "") for part in (data or "").removeprefix(prefix).split("|")]
+    return [i for i in ids if i is not None] if len(ids) == count and None not in ids else None
 
 
 def _not_allowed(turn: Turn) -> list[Reply]:
@@ -52,7 +46,7 @@ async def _source(turn: Turn, from_id: int) -> tuple[User, int, list[User]] | No
     heirs = await transfers.handover_heirs(turn.tx, turn.user, from_id)
     if heirs is None:
         return None
-    count = dict((u.id, n) for u, n in await transfers.handover_people(turn.tx, turn.user)).get(from_id, 0)
+    count = (await transfers.live_counts(turn.tx, [from_id])).get(from_id, 0)
     source = await turn.tx.get(User, from_id)
     return (source, count, heirs) if source is not None else None
 
