@@ -3,12 +3,14 @@ gives: rows, row counts, inserted ids, many-row inserts, errors; and in one hop 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_onehop
 from storage.db import make_engine
@@ -43,58 +45,54 @@ async def test_the_engine_uses_one_hop_and_answers_like_aiosqlite(tmp_path: Path
         await engine.dispose()
 
 
-def _counter() -> tuple[object, list[str]]:
-    """A stand-in for aiosqlite's "run this on the connection's thread", and the names it ran."""
+@pytest.fixture
+async def counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
+    """An engine on a table `t`, and the name of every function run on the connection's thread since."""
     import aiosqlite
 
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
     calls: list[str] = []
     real: Any = aiosqlite.Connection._execute
 
-    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+    async def counting(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
         calls.append(getattr(fn, "__name__", "?"))
         return await real(self, fn, *args, **kwargs)
 
-    return counted, calls
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    try:
+        yield engine, calls
+    finally:
+        await engine.dispose()
 
 
 async def test_a_statement_is_one_call_on_the_connection_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    counted: tuple[AsyncEngine, list[str]],
 ) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
-    counted, calls = _counter()
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        monkeypatch.setattr("aiosqlite.Connection._execute", counted)
-        async with engine.connect() as conn:
-            calls.clear()
-            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
-            assert calls == ["_run"]  # SQLAlchemy's own cursor: cursor, execute, fetchall, close
-    finally:
-        await engine.dispose()
+    engine, calls = counted
+    async with engine.connect() as conn:
+        calls.clear()
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+        assert calls == ["_run"]  # SQLAlchemy's own cursor: cursor, execute, fetchall, close
 
 
 async def test_commit_and_rollback_skip_the_thread_only_when_nothing_is_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    counted: tuple[AsyncEngine, list[str]],
 ) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
-    counted, calls = _counter()
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        monkeypatch.setattr("aiosqlite.Connection._execute", counted)
-        calls.clear()
-        async with engine.begin() as conn:  # a read: commit and the pool's reset are no-ops
-            await conn.execute(text("SELECT count(*) FROM t"))
-        assert calls == ["_run"]
-        calls.clear()
-        async with engine.begin() as conn:  # a write: its commit goes to the thread
-            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
-        assert calls == ["_run", "commit"]
-        async with engine.connect() as conn:  # a write rolled back is rolled back
-            await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
-            await conn.rollback()
-        async with engine.connect() as conn:
-            assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [1]
-    finally:
-        await engine.dispose()
+    engine, calls = counted
+    calls.clear()
+    async with engine.begin() as conn:  # a read: commit and the pool's reset are no-ops
+        await conn.execute(text("SELECT count(*) FROM t"))
+    assert calls == ["_run"]
+    calls.clear()
+    async with engine.begin() as conn:  # a write: its commit goes to the thread
+        await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+    assert calls == ["_run", "commit"]
+    async with engine.connect() as conn:  # a write rolled back is rolled back
+        await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+        await conn.rollback()
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [1]
