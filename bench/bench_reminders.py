@@ -393,7 +393,7 @@ async def deliver(chats: int, count: int, *, overall: int | None = 30) -> None:
             sessions = make_sessions(engine)
             await seed_due(engine, chats, count, dt.datetime.now(dt.UTC))
             base = f"http://127.0.0.1:{port}"
-            settings = Settings(
+            settings = Settings.load(
                 bot_token=DEFAULT_TOKEN,
                 bot_api_url=f"{base}/bot",
                 bot_file_url=f"{base}/file/bot",

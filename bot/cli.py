@@ -452,10 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     # (the bot then freezes them: see bot.telegram_app.run_polling).
     gc.disable()
     try:
-        from bot.config import Settings
+        from bot.config import Settings, SettingsError
         from bot.runtime import setup_logging
 
-        settings = Settings()
+        try:
+            settings = Settings.load()
+        except SettingsError as exc:  # say which variable, not a traceback
+            print(f"crm-bot: {exc}", file=sys.stderr)
+            return 2
         if args.command == "run" and settings.bot_token is not None:
             from bot.lean import skip_unused
 

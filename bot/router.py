@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from bot.feature import Feature, Registry
 from bot.features import FEATURES
 from bot.turn import Fetch, Incoming, Progress, Turn, Work
 from flows.definitions import FLOWS
-from flows.engine import Button, Engine, Input, Reply, State, parse_button
+from flows.engine import Button, Engine, Input, Reply, State, UnreadableState, parse_button
 from flows.i18n import lang_of, t
 from flows.limits import fit
 from flows.zones import zone_or_none
@@ -196,13 +194,13 @@ class Router:
             if user is None or row is None:
                 return
             try:
-                state = State.model_validate(row.state)
-            except ValidationError:
+                state = State.stored(row.state)
+            except UnreadableState:
                 return
             if seq is not None and state.seq != seq:
                 return
             change(state)
-            await repo.save_conversation(tx, chat_id, user.id, state.model_dump(mode="json"), self.clock())
+            await repo.save_conversation(tx, chat_id, user.id, state.dump(), self.clock())
 
     def _private_only(self, inc: Incoming, lang: str) -> list[Reply]:
         if inc.bot_username:
@@ -243,8 +241,8 @@ class Router:
         state = None
         if row is not None:
             try:
-                state = State.model_validate(row.state)
-            except ValidationError:
+                state = State.stored(row.state)
+            except UnreadableState:
                 log.warning("dropped an unreadable conversation state")
         return Turn(
             tx=tx,

@@ -11,6 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from telegram import (
     BotCommand,
     BotCommandScopeDefault,
@@ -641,7 +642,7 @@ def run_webhook(settings: Settings) -> int:
 
     options = webhook_options(settings)
     if settings.metrics_port is None:
-        settings = settings.model_copy(update={"metrics_port": metrics_port(settings, webhook=True)})
+        settings = msgspec.structs.replace(settings, metrics_port=metrics_port(settings, webhook=True))
     app = build_application(settings, metrics=Metrics())
     _freeze()
     app.run_webhook(**options, drop_pending_updates=False)

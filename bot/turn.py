@@ -116,7 +116,7 @@ class Turn:
             self.tx,
             self.chat_id,
             self.user.id,
-            state.model_dump(mode="json") if state else None,
+            state.dump() if state else None,
             self.clock(),
         )
 

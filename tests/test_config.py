@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import Secret, Settings, SettingsError
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +17,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_defaults_without_environment() -> None:
-    s = Settings()
+    s = Settings.load()
     assert s.bot_token is None and s.default_hour == 9 and s.data_dir == Path("data")
 
 
@@ -28,7 +27,7 @@ def test_variables_are_read_case_insensitively_and_typed(monkeypatch: pytest.Mon
     monkeypatch.setenv("CRM_BACKUP_ENABLED", "false")
     monkeypatch.setenv("CRM_DATA_DIR", "/srv/crm")
     monkeypatch.setenv("CRM_NOT_A_SETTING", "x")  # unknown names are ignored, as before
-    s = Settings()
+    s = Settings.load()
     assert (s.default_hour, s.timezone, s.backup_enabled, s.data_dir) == (
         7,
         "Europe/Paris",
@@ -42,14 +41,63 @@ def test_arguments_win_over_environment_which_wins_over_dotenv(monkeypatch: pyte
         "# a comment\nCRM_DEFAULT_HOUR=6\nCRM_TIMEZONE='Asia/Tokyo'\nexport CRM_BOT_TOKEN=1:abc\n"
     )
     monkeypatch.setenv("CRM_DEFAULT_HOUR", "8")
-    s = Settings()
+    s = Settings.load()
     assert (s.default_hour, s.timezone) == (8, "Asia/Tokyo")
     assert s.bot_token is not None and s.bot_token.get_secret_value() == "1:abc"
     assert "1:abc" not in repr(s)  # the token is a secret
-    assert Settings(default_hour=10).default_hour == 10
+    assert Settings.load(default_hour=10).default_hour == 10
 
 
 def test_a_bad_value_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_DEFAULT_HOUR", "30")
-    with pytest.raises(ValidationError, match="default_hour"):
-        Settings()
+    with pytest.raises(SettingsError, match=r"^CRM_DEFAULT_HOUR: expected `int` <= 23$"):
+        Settings.load()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("CRM_DIGEST_TIME", "8:3", "a time of day as HH:MM"),
+        ("CRM_WEBHOOK_PORT", "70000", "<= 65535"),
+        ("CRM_REMINDER_POLL_SECONDS", "0", "> 0"),
+        ("CRM_MAX_CONCURRENT_UPDATES", "many", "expected `int`"),
+        ("CRM_BACKUP_ENABLED", "maybe", "expected `bool`"),
+    ],
+)
+def test_each_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^{name}: ") as refused:
+        Settings.load()
+    assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"), [("off", False), ("No", False), ("0", False), ("yes", True), ("ON", True)]
+)
+def test_flags_read_the_usual_words(monkeypatch: pytest.MonkeyPatch, text: str, flag: bool) -> None:
+    monkeypatch.setenv("CRM_BACKUP_ENABLED", text)
+    assert Settings.load().backup_enabled is flag
+
+
+def test_arguments_keep_their_types_and_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
+    s = Settings.load(
+        data_dir=tmp_path, bot_token="9:hushhush", webhook_secret=Secret("w3bh00k"), metrics_port=None
+    )
+    assert s.data_dir == tmp_path and s.backups() == tmp_path / "backups"
+    assert s.bot_token is not None and s.bot_token.get_secret_value() == "9:hushhush"
+    assert s.webhook_secret == Secret("w3bh00k") and s.metrics_port is None
+    assert "hushhush" not in repr(s) and "w3bh00k" not in repr(s)
+    assert Settings.load(metrics_port="9100").metrics_port == 9100
+
+
+def test_the_command_line_names_a_bad_variable_instead_of_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("CRM_DEFAULT_HOUR", "24")
+    assert main(["flows"]) == 2
+    err = capsys.readouterr().err
+    assert "CRM_DEFAULT_HOUR: expected `int` <= 23" in err and "Traceback" not in err

@@ -17,7 +17,7 @@ ADMINS: frozenset[Role] = frozenset({"admin"})
 
 async def backup_now(turn: Turn, inc: Incoming) -> list[Reply]:
     lang = turn.lang
-    settings = Settings()
+    settings = Settings.load()
     engine = store.engine_of(turn.tx)
     attachments = turn.files.root
     folder = settings.backup_dir or attachments.parent / "backups"  # data/backups beside data/attachments

@@ -131,7 +131,7 @@ async def _received(turn: Turn, file: dict[str, Any]) -> list[Reply]:
 
 async def _save_context(turn: Turn, context: dict[str, Any]) -> None:
     assert turn.state is not None
-    state = turn.state.model_copy(deep=True)
+    state = turn.state.clone()
     state.context = {**state.context, "import": context}
     state.updated_at = turn.clock()
     await turn.set_state(state)

@@ -26,7 +26,7 @@ KINDS = {"c": "customer", "k": "contact"}
 
 
 def _journal_folder(turn: Turn) -> Path:
-    return Settings().backup_dir or turn.files.root.parent / "backups"
+    return Settings.load().backup_dir or turn.files.root.parent / "backups"
 
 
 async def _pick(turn: Turn, inc: Incoming, prefix: str, usage: str) -> list[Reply]:

@@ -35,7 +35,7 @@ SECRET = "team-secret_0123456789"
 
 
 def _settings(api: FakeBotApi, **extra: Any) -> Settings:
-    return Settings(
+    return Settings.load(
         bot_token=DEFAULT_TOKEN, bot_api_url=api.base_url, bot_file_url=api.base_file_url, **extra
     )
 

@@ -63,7 +63,7 @@ async def bot(fake_api: FakeBotApi, db: Database, tmp_path: Path) -> AsyncIterat
         await repo.create_contact(s, ann, customer.id, {"name": "张伟", "position": "技术总监"}, [], now)
         customer_id, number = customer.id, customer.number
     data_dir = tmp_path / "data"
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN,
         bot_api_url=fake_api.base_url,
         bot_file_url=fake_api.base_file_url,

@@ -31,7 +31,7 @@ ANN = FakeUser(5001, "芳", last_name="王", language_code="zh-hans")
 
 
 def _settings(api: FakeBotApi) -> Settings:
-    return Settings(bot_token=DEFAULT_TOKEN, bot_api_url=api.base_url, bot_file_url=api.base_file_url)
+    return Settings.load(bot_token=DEFAULT_TOKEN, bot_api_url=api.base_url, bot_file_url=api.base_file_url)
 
 
 @pytest.fixture

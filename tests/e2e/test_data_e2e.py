@@ -44,7 +44,7 @@ async def bot(
     data_dir = tmp_path / "data"
     files = FileStore(data_dir / "attachments")
     await populate(db.sessions, files, dt.datetime.now(dt.UTC))
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN,
         bot_api_url=fake_api.base_url,
         bot_file_url=fake_api.base_file_url,

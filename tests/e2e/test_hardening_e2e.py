@@ -28,7 +28,7 @@ _ids = itertools.count(1)
 async def bot(fake_api: FakeBotApi, db: Database, request: pytest.FixtureRequest) -> AsyncIterator[Chat]:
     async with db.sessions.begin() as s:
         await repo.add_user(s, ANN.id, "Ann Lee", "sales")
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))

@@ -42,7 +42,7 @@ async def bot(fake_api: FakeBotApi, db: Database) -> AsyncIterator[Chat]:
             await repo.create_followup(
                 s, ann, customer.id, {"occurred_on": day, "mode": "visit", "content": content}, [], now
             )
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
@@ -122,7 +122,7 @@ async def test_a_followups_pending_field_reminder_comes_in_english_and_opens_tha
             now,
         )
         f.pending_since = now - dt.timedelta(days=8)
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN,
         bot_api_url=fake_api.base_url,
         bot_file_url=fake_api.base_file_url,

@@ -83,7 +83,7 @@ class Chat(BaseChat):
 
 
 def _settings(api: FakeBotApi, **extra: Any) -> Settings:
-    return Settings(
+    return Settings.load(
         bot_token=DEFAULT_TOKEN,
         bot_api_url=api.base_url,
         bot_file_url=api.base_file_url,

@@ -26,7 +26,7 @@ async def test_post_init_leaves_the_menu_and_reminders_until_updates_are_answere
 ) -> None:
     async with db.sessions.begin() as s:
         await repo.add_user(s, ANN.id, "王芳", "sales")
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN,
         bot_api_url=fake_api.base_url,
         bot_file_url=fake_api.base_file_url,

@@ -33,7 +33,7 @@ def _user(tid: int, name: str) -> FakeUser:
 @pytest.fixture
 async def desk(fake_api: FakeBotApi, db: Database, clock: Clock) -> AsyncIterator[tuple[Any, dict[str, int]]]:
     c = await cast(db, clock)
-    settings = Settings(
+    settings = Settings.load(
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions, clock=clock))

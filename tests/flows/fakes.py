@@ -114,7 +114,7 @@ class Driver:
     def _take(self, outcome: Outcome) -> Outcome:
         self.outcome = outcome
         self.replies = outcome.replies
-        self.state = State.model_validate(outcome.state.model_dump(mode="json")) if outcome.state else None
+        self.state = State.stored(outcome.state.dump()) if outcome.state else None
         return outcome
 
     async def start(self, flow: str, **kw: Any) -> Outcome:

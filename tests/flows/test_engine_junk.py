@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,7 +134,7 @@ async def test_state_survives_json_at_every_step() -> None:
     state = outcome.state
     for text in ("昨天", "3", "张伟 · 总经理", "确认了二期项目的预算范围,对方下周内部评审后给答复。", "2"):
         assert state is not None
-        state = State.model_validate_json(state.model_dump_json())
+        state = State.stored(json.loads(json.dumps(state.dump(), ensure_ascii=False)))
         outcome = await engine.handle(state, Input(kind="text", text=text), services)
         state = outcome.state
     assert state is not None and state.step == "next_at"

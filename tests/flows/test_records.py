@@ -304,5 +304,5 @@ async def test_industry_changed_to_other_asks_which() -> None:
 def test_a_conversation_stored_before_per_key_dismissal_still_loads() -> None:
     from flows.engine import State
 
-    state = State.model_validate({"flow": "customer", "dismissed": [1, 2]})
+    state = State.stored({"flow": "customer", "dismissed": [1, 2]})
     assert state.dismissed_keys == []
