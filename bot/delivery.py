@@ -87,7 +87,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def user_zone(user: User, default_tz: str) -> dt.tzinfo:
+def user_zone(user: User | store.Person, default_tz: str) -> dt.tzinfo:
     try:
         return ZoneInfo(user.tz or default_tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -198,7 +198,7 @@ class Reminders:
 
     # ------------------------------------------------------------ planning
 
-    def _prefs(self, user: User | None) -> tuple[dt.tzinfo, rules.Quiet]:
+    def _prefs(self, user: User | store.Person | None) -> tuple[dt.tzinfo, rules.Quiet]:
         if user is None:
             return ZoneInfo(self.default_tz), rules.Quiet.of(None, None)
         return user_zone(user, self.default_tz), rules.Quiet.of(user.quiet_start, user.quiet_end)
@@ -242,7 +242,13 @@ class Reminders:
             await store.write_cursor(s, "due", now)
 
     def _row(
-        self, kind: str, key: str, users: dict[int, User], owner_id: int, now: dt.datetime, **extra: Any
+        self,
+        kind: str,
+        key: str,
+        users: dict[int, store.Person],
+        owner_id: int,
+        now: dt.datetime,
+        **extra: Any,
     ) -> dict[str, Any]:
         who = store.resolve(users, owner_id)
         tz, quiet = self._prefs(who)
@@ -316,7 +322,7 @@ class Reminders:
         return sorted({*rules.birthday_suffixes(now), *rules.birthday_suffixes(ahead)})
 
     def _birthdays(
-        self, found: list[tuple[Contact, Customer]], users: dict[int, User], now: dt.datetime
+        self, found: list[tuple[Contact, Customer]], users: dict[int, store.Person], now: dt.datetime
     ) -> list[dict[str, Any]]:
         """A birthday on the day and `birthday_ahead` days before it, each at the digest time."""
         rows = []
