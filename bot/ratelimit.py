@@ -114,6 +114,9 @@ class PriorityGate:
             head.popleft().set_result(None)
 
 
+SWEEP_FROM = 256  # chats remembered before the first sweep of idle ones
+
+
 @dataclass
 class _ChatPace:
     bucket: Bucket
@@ -148,6 +151,7 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         self.group_burst = group_burst
         self.max_retries = max_retries
         self._chats: dict[int | str, _ChatPace] = {}
+        self._sweep_at = SWEEP_FROM
         self.retry_afters = 0
         self.on_flood = on_flood  # metrics: one call per 429
 
@@ -160,10 +164,8 @@ class ChatRateLimiter(BaseRateLimiter[str]):
     def _pace(self, chat: int | str) -> _ChatPace:
         pace = self._chats.get(chat)
         if pace is None:
-            if len(self._chats) > 4096:  # forget chats whose budget is whole again
-                for key, old in list(self._chats.items()):
-                    if old.bucket.full() and not old.lock.locked() and old.paused_until <= self.clock():
-                        del self._chats[key]
+            if len(self._chats) >= self._sweep_at:
+                self._sweep()
             group = isinstance(chat, str) or chat < 0
             bucket = (
                 Bucket(self.group_rate, self.group_burst, self.clock)
@@ -172,6 +174,22 @@ class ChatRateLimiter(BaseRateLimiter[str]):
             )
             pace = self._chats[chat] = _ChatPace(bucket)
         return pace
+
+    def _sweep(self) -> None:
+        """Forget chats whose budget is whole again (a new bucket would be the same).
+
+        Run when the table has doubled since the last sweep: amortised O(1) per new chat, and the
+        table stays about twice the chats paced in the last seconds, not every chat ever seen.
+        """
+        now = self.clock()
+        for key, old in list(self._chats.items()):
+            if old.bucket.full() and not old.lock.locked() and old.paused_until <= now:
+                del self._chats[key]
+        self._sweep_at = max(SWEEP_FROM, 2 * len(self._chats))
+
+    @property
+    def paced_chats(self) -> int:
+        return len(self._chats)
 
     async def _chat_turn(self, pace: _ChatPace) -> None:
         """Wait for this chat's own budget (and any 429 pause), in the order calls came."""

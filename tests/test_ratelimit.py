@@ -96,3 +96,23 @@ def test_groups_get_telegrams_twenty_a_minute() -> None:
     assert group.bucket.burst + group.bucket.rate * 60 <= 20
     private = limiter._pace(42)
     assert private.bucket.rate == 1.0
+
+
+async def test_chats_whose_budget_is_whole_again_are_forgotten() -> None:
+    """Each chat's pacing is kept only while it matters: 2,000 people once each do not all stay in
+    memory, and a chat still inside its budget keeps its place (its next message is paced)."""
+    now = [0.0]
+    limiter = ChatRateLimiter(
+        chat_rate=1, chat_burst=1, overall_rate=1e6, overall_burst=10_000, clock=lambda: now[0]
+    )
+    log: list[str] = []
+    for chat in range(1, 2_001):
+        await _send(limiter, log, "once", chat)
+        now[0] += 0.002  # 2,000 chats over 4 s: a chat's budget is whole again after 1 s
+    assert len(log) == 2_000
+    assert limiter.paced_chats < 1_100  # swept each time the table doubled, not 2,000 buckets
+    assert 2_000 in limiter._chats and not limiter._chats[2_000].bucket.full()  # still inside its second
+    now[0] += 5.0
+    for chat in range(5_000, 5_600):
+        await _send(limiter, log, "later", chat)
+    assert limiter.paced_chats <= 600 and 1 not in limiter._chats  # the quiet ones went at the next sweep
