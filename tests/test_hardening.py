@@ -331,3 +331,19 @@ async def test_a_pooled_connection_the_server_closed_costs_no_step(db: Database,
     pressed = await router.handle(_inc(callback=_button(start, "Individual")))
     assert "real name" in _text(pressed)
     assert t("en", "bot.busy") not in _text(pressed)
+
+
+async def test_a_stored_conversation_that_is_not_one_is_dropped_and_the_person_can_start_again(
+    db: Database, clock: Clock
+) -> None:
+    router = await _router(db, clock)
+    await router.handle(_inc(command="new_customer"))
+    async with db.sessions.begin() as s:  # hand-edited, or written by a version that never existed
+        row = (await s.execute(select(Conversation))).scalar_one()
+        row.state = {"flow": 12, "phase": "nowhere"}
+    resumed = await router.handle(_inc(command="continue"))
+    assert "Nothing is in progress" in _text(resumed)  # an answer, not a crash
+    again = await router.handle(_inc(command="new_customer"))
+    assert any(b.label.startswith("Individual") for r in again.replies for row in r.buttons for b in row)
+    async with db.sessions() as s:
+        assert (await s.execute(select(Conversation))).scalar_one().state["flow"] == "customer"

@@ -306,3 +306,28 @@ def test_a_conversation_stored_before_per_key_dismissal_still_loads() -> None:
 
     state = State.stored({"flow": "customer", "dismissed": [1, 2]})
     assert state.dismissed_keys == []
+
+
+def test_a_stored_conversation_is_read_leniently_but_never_as_something_else() -> None:
+    """Rows written by an older or newer version load (unknown fields ignored, missing ones default);
+    a row that is not a conversation is refused as such, for the router to drop, never half-read."""
+    import datetime as dt
+
+    import pytest
+
+    from flows.engine import State, UnreadableState
+
+    state = State.stored(
+        {
+            "flow": "followup",
+            "step": "summary",
+            "a_retired_field": {"x": 1},
+            "updated_at": "2026-12-01T08:00:00Z",
+        }
+    )
+    assert (state.flow, state.step, state.answers) == ("followup", "summary", {})
+    assert state.updated_at == dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    assert State.stored(state.dump()) == state  # stored and read back unchanged
+    for junk in ({"step": "name"}, {"flow": 7}, {"flow": "customer", "phase": "nowhere"}, "text", None):
+        with pytest.raises(UnreadableState):
+            State.stored(junk)
