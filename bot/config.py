@@ -83,7 +83,7 @@ def _decode(kind: type, value: Any) -> Any:
             return value
         if isinstance(value, str):
             return Secret(value)
-    raise NotImplementedError
+    raise TypeError(f"expected text, got `{type(value).__name__}`")  # msgspec: a ValidationError here
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -101,3 +101,9 @@ def test_the_command_line_names_a_bad_variable_instead_of_a_traceback(
     assert main(["flows"]) == 2
     err = capsys.readouterr().err
     assert "CRM_DEFAULT_HOUR: expected `int` <= 23" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["data_dir", "bot_token", "backup_dir", "webhook_secret"])
+def test_a_path_or_secret_of_the_wrong_type_is_refused_by_name(name: str) -> None:
+    with pytest.raises(SettingsError, match=f"^CRM_{name.upper()}: expected text, got `int`$"):
+        Settings.load(**{name: 5})
