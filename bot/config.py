@@ -117,9 +117,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reminder_lease_seconds: Positive = 60.0  # a crashed process's claims come back after this
     reminder_scan_minutes: Positive = 10.0  # silent/stale/pending/birthday checks
     digest_time: Clock = "08:30"  # in each user's zone
-    birthday_ahead_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = (
-        3  # a birthday reminder this many days before, too
-    )
+    # a birthday reminder this many days before, too
+    birthday_ahead_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = 3
     flow_ttl_hours: float = 24.0
     # database waits, in seconds (storage.db.Timeouts): a silent server fails the step, never hangs it
     db_connect_timeout: Positive = 5.0
