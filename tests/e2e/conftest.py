@@ -15,6 +15,7 @@ from sqlalchemy import text
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.ratelimit import ChatRateLimiter
 from bot.runtime import Runtime
 from bot.telegram_app import build_application
 from storage.db import make_engine
@@ -22,6 +23,7 @@ from tests.conftest import PG_URL
 from tests.e2e.fake_bot_api import FakeBotApi, FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
+QUICK_BURST = 1_000.0  # replies a scripted chat may get at once (see application)
 
 
 @pytest.fixture
@@ -67,14 +69,24 @@ class Chat:
 
 
 def application(
-    api: FakeBotApi, settings: Settings, runtime: Runtime
+    api: FakeBotApi, settings: Settings, runtime: Runtime, *, quick_typist: bool = False
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The production Application, its HTTP pointed at the stand-in (tests start it with `started`)."""
+    """The production Application, its HTTP pointed at the stand-in (tests start it with `started`).
+
+    quick_typist: a scripted person answers within milliseconds, far faster than anyone types, so
+    from the fourth reply on each waits a second for the chat's pace (one message a second, bursts
+    of three). A test about what the conversation says, not about pacing, gives the chat a bigger
+    burst; the overall and group limits stay as in production, and the pacing has its own tests
+    (tests/test_ratelimit.py, the reminder and busy-floor end-to-end tests)."""
+    options: dict[str, Any] = {}
+    if quick_typist:
+        options["rate_limiter"] = ChatRateLimiter(chat_burst=QUICK_BURST)
     return build_application(
         settings,
         runtime,
         request=api.request(),
         get_updates_request=api.request(connection_pool_size=1),
+        **options,
     )
 
 

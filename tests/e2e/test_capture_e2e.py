@@ -71,7 +71,7 @@ async def bot(fake_api: FakeBotApi, db: Database, tmp_path: Path) -> AsyncIterat
     )
     assistant = Router(db.sessions, files=FileStore(settings.data_dir / "attachments"))
     runtime = Runtime(settings, db.engine, db.sessions, assistant)
-    app = application(fake_api, settings, runtime)
+    app = application(fake_api, settings, runtime, quick_typist=True)
     async with started(app):
         yield Bot(Chat(fake_api, ANN), fake_api, db, data_dir, customer_id, number)
 

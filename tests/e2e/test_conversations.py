@@ -40,7 +40,7 @@ async def bot(fake_api: FakeBotApi, db: Database) -> AsyncIterator[Chat]:
     async with db.sessions.begin() as s:
         await repo.add_user(s, ANN.id, "王芳", "sales")
     runtime = Runtime(_settings(fake_api), db.engine, db.sessions, Router(db.sessions))
-    app = application(fake_api, runtime.settings, runtime)
+    app = application(fake_api, runtime.settings, runtime, quick_typist=True)
     async with started(app):
         await on_start(app)
         yield Chat(fake_api, ANN)

@@ -51,7 +51,7 @@ async def bot(
         data_dir=data_dir,
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions, files=files))
-    async with started(application(fake_api, settings, runtime)):
+    async with started(application(fake_api, settings, runtime, quick_typist=True)):
         yield Bot(fake_api, db, data_dir)
 
 

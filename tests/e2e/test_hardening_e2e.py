@@ -32,7 +32,7 @@ async def bot(fake_api: FakeBotApi, db: Database, request: pytest.FixtureRequest
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
-    app = application(fake_api, settings, runtime)
+    app = application(fake_api, settings, runtime, quick_typist=True)
     # a test that makes a send fail on purpose expects the handler to raise (PTB then runs on_error)
     expected_errors = request.node.get_closest_marker("send_fails") is not None
     async with started(app, fail_on_handler_error=not expected_errors):

@@ -46,7 +46,7 @@ async def bot(fake_api: FakeBotApi, db: Database) -> AsyncIterator[Chat]:
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
-    async with started(application(fake_api, settings, runtime)):
+    async with started(application(fake_api, settings, runtime, quick_typist=True)):
         yield Chat(fake_api, ANN)
 
 
@@ -130,7 +130,7 @@ async def test_a_followups_pending_field_reminder_comes_in_english_and_opens_tha
         reminder_scan_minutes=0.01,
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions))
-    app = application(fake_api, settings, runtime)
+    app = application(fake_api, settings, runtime, quick_typist=True)
     chat = Chat(fake_api, EVE)
     async with started(app):
         chat.say("/help")  # her first message: the language it comes in is kept

@@ -37,7 +37,7 @@ async def desk(fake_api: FakeBotApi, db: Database, clock: Clock) -> AsyncIterato
         bot_token=DEFAULT_TOKEN, bot_api_url=fake_api.base_url, bot_file_url=fake_api.base_file_url
     )
     runtime = Runtime(settings, db.engine, db.sessions, Router(db.sessions, clock=clock))
-    app = application(fake_api, settings, runtime)
+    app = application(fake_api, settings, runtime, quick_typist=True)
     async with started(app):
         await on_start(app)
         yield app, c.ids
