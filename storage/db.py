@@ -46,13 +46,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _one_hop(url: str) -> str:
-    """aiosqlite through storage/sqlite_onehop.py: one thread hop per statement, not three or four."""
+def _inline(url: str) -> str:
+    """aiosqlite through storage/sqlite_inline.py: statements run on the loop, no thread hop each."""
     if not url.startswith("sqlite+aiosqlite:"):
         return url
-    from storage import sqlite_onehop
+    from storage import sqlite_inline
 
-    return f"sqlite+{sqlite_onehop.DRIVER}:" + url[len("sqlite+aiosqlite:") :]
+    return f"sqlite+{sqlite_inline.DRIVER}:" + url[len("sqlite+aiosqlite:") :]
 
 
 def private_dir(path: Path) -> Path:
@@ -106,7 +106,9 @@ def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) ->
             with contextlib.suppress(PermissionError):  # read-only folder: the connect reports it
                 _private_file(path)
         connect_args = _merged(extra, {"timeout": timeouts.busy})
-        engine = create_async_engine(_one_hop(url), connect_args=connect_args, **kwargs)
+        inline_url = _inline(url)
+        inline = inline_url != url
+        engine = create_async_engine(inline_url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -115,7 +117,8 @@ def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) ->
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(timeouts.busy * 1000)}")
+            if not inline:  # the inline driver waits for a busy lock off the loop (storage/sqlite_inline.py)
+                cur.execute(f"PRAGMA busy_timeout={int(timeouts.busy * 1000)}")
             cur.close()
             if path is not None:  # SQLite copies the database file's mode, but an old file may differ
                 for side in ("-wal", "-shm"):

@@ -27,12 +27,30 @@ async def transaction(sessions: Sessions) -> AsyncIterator[Tx]:
     On SQLite one at a time per process (in arrival order): with updates of different chats handled
     concurrently, two write transactions of one process would otherwise meet in SQLite's single-writer
     lock, where a reader turned writer fails at once ("database is locked") instead of waiting.
+
+    SQLite's transaction is also committed and closed directly rather than by `sessions.begin()`,
+    whose exit runs each of the two in a task of its own (so that a cancellation cannot cut them
+    short): two turns of the event loop, in which PTB's next getUpdates went out ahead of the
+    reply. SQLite statements run on the loop without suspending (storage/sqlite_inline.py), so
+    there is nothing for a cancellation to cut short; PostgreSQL keeps SQLAlchemy's way.
     """
     gate = _SQLITE_GATES.get(sessions)
     if gate is None and is_sqlite(sessions):
         gate = _SQLITE_GATES.setdefault(sessions, asyncio.Lock())
-    async with gate if gate is not None else contextlib.nullcontext(), sessions.begin() as session:
-        yield session
+    if gate is None:
+        async with sessions.begin() as session:
+            yield session
+        return
+    async with gate:
+        session = sessions()
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
 
 
 def is_sqlite(sessions: Sessions) -> bool:
