@@ -125,7 +125,10 @@ class Router:
     ) -> tuple[Result, Work | None]:
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, inc.chat_id)  # one chat's updates one after another, across replicas too
-            user, _ = await repo.user_and_conversation(tx, inc.telegram_id, inc.chat_id)  # row kept for _turn
+            now = self.clock()
+            user, _, fresh = await repo.user_conversation_and_sight(  # the entry is kept for _turn
+                tx, inc.telegram_id, inc.chat_id, inc.update_id, now
+            )
             if user is None or not user.active:
                 # nothing is stored for strangers; they get their id to hand to an admin, once a day
                 key = "bot.not_registered" if user is None else "bot.deactivated"
@@ -134,9 +137,7 @@ class Router:
                     self._once_a_day(("id", inc.telegram_id), refusal), lang, registered=False
                 ), None
             lang = user.lang or lang
-            if inc.update_id is not None and not await repo.first_sight(
-                tx, inc.chat_id, inc.update_id, self.clock()
-            ):
+            if not fresh:
                 log.info("a redelivered update: showing where the person is")
                 turn = await self._turn(tx, user, inc, lang)
                 return Result(await self._redelivered(turn, inc), turn.lang), None
@@ -190,17 +191,18 @@ class Router:
     ) -> None:
         async with transaction(self.sessions) as tx:
             await lock_chat(tx, chat_id)
-            user, row = await repo.user_and_conversation(tx, telegram_id, chat_id)
-            if user is None or row is None:
+            found = await repo.entry_of(tx, telegram_id, chat_id)
+            if found is None:
                 return
+            user_id, entry = found
             try:
-                state = State.stored(row.state)
+                state = State.stored(entry.state)
             except UnreadableState:
                 return
             if seq is not None and state.seq != seq:
                 return
             change(state)
-            await repo.save_conversation(tx, chat_id, user.id, state.dump(), self.clock())
+            await repo.save_conversation(tx, chat_id, user_id, state.dump(), self.clock())
 
     def _private_only(self, inc: Incoming, lang: str) -> list[Reply]:
         if inc.bot_username:

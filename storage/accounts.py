@@ -6,9 +6,14 @@ from storage.models import User
 
 
 def note_chat(user: User, chat_id: int) -> None:
-    """The chat the user last wrote from; writing again also means they have not blocked the bot."""
-    user.chat_id = chat_id
-    user.blocked_at = None
+    """The chat the user last wrote from; writing again also means they have not blocked the bot.
+
+    Set only when it changes: an attribute set, even to the same value, makes the commit flush the
+    user (~0.3 ms a step for nothing)."""
+    if user.chat_id != chat_id:
+        user.chat_id = chat_id
+    if user.blocked_at is not None:
+        user.blocked_at = None
 
 
 def set_language(user: User, lang: str) -> None:

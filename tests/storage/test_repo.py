@@ -7,11 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from flows.ports import DupProbe
 from storage import repo
-from storage.models import Audit, Change, Customer, User
+from storage.models import Audit, Change, Customer, SeenUpdate, User
 from tests.conftest import Database
 
 NOW = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
@@ -192,6 +192,37 @@ async def test_an_update_is_handled_once_per_chat(db: Database) -> None:
     async with db.sessions.begin() as s:
         assert await repo.first_sight(s, 100, 7, later)  # and the old ids are let go
         assert await repo.first_sight(s, 100, 5, later)
+
+
+async def test_the_first_read_of_a_step_also_tells_a_redelivery_and_stores_nothing_for_strangers(
+    db: Database,
+) -> None:
+    """The step's first read with the update id (one statement on PostgreSQL): the same answers as
+    first_sight, only for an active user, and the open entry alongside."""
+    users = await _users(db)
+    ann, bob = users["ann"], users["bob"]
+    async with db.sessions.begin() as s:
+        await repo.save_conversation(s, 3, ann.id, {"flow": "customer", "seq": 2}, NOW)
+        await s.execute(update(User).where(User.id == bob.id).values(active=False))
+
+    async def read(telegram_id: int, update_id: int, at: dt.datetime = NOW) -> tuple[Any, Any, bool]:
+        async with db.sessions.begin() as s:
+            return await repo.user_conversation_and_sight(s, telegram_id, telegram_id, update_id, at)
+
+    user, entry, fresh = await read(3, 50)
+    assert user is not None and user.id == ann.id and fresh
+    assert entry is not None and entry.state == {"flow": "customer", "seq": 2}
+    assert (await read(3, 50))[2] is False  # the same update again: a redelivery
+    assert (await read(3, 49))[2] is True  # a lower id is not: ids restart after a week
+    later = NOW + repo.SEEN_KEPT + dt.timedelta(hours=1)
+    assert (await read(3, 50, later))[2] is True  # an id seen long ago counts as new
+    assert (await read(3, 50, later))[2] is False
+    assert await read(99, 50) == (None, None, True)  # a stranger: nothing read, nothing stored
+    inactive, _, _ = await read(4, 51)
+    assert inactive is not None and not inactive.active
+    async with db.sessions() as s:
+        stored = (await s.execute(select(SeenUpdate.chat_id, SeenUpdate.update_id))).all()
+    assert sorted(tuple(r) for r in stored) == [(3, 49), (3, 50)]  # none for the stranger or Bob
 
 
 async def test_conversation_state_round_trips_and_times_stay_utc(db: Database) -> None:
