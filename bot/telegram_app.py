@@ -111,10 +111,12 @@ class TelegramFrontend:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        answering = asyncio.ensure_future(_answer(query))  # alongside the step: it waits on nothing
+        shown = asyncio.Event()  # set once the first reply call is done (see _answer_once_shown)
+        answering = asyncio.ensure_future(_answer_once_shown(query, shown))
         try:
-            await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query)
+            await self._handle(update, Incoming(**self._who(update), callback=query.data or ""), query, shown)
         finally:
+            shown.set()
             await answering
 
     def _who(self, update: Update) -> dict[str, Any]:
@@ -185,34 +187,52 @@ class TelegramFrontend:
             raise Invalid("file.too_big", size_mb=f"{tg_file.file_size / 1024 / 1024:.1f}", limit_mb=10)
         return bytes(await tg_file.download_as_bytearray())
 
-    async def _handle(self, update: Update, inc: Incoming, query: CallbackQuery | None = None) -> None:
+    async def _handle(
+        self,
+        update: Update,
+        inc: Incoming,
+        query: CallbackQuery | None = None,
+        shown: asyncio.Event | None = None,
+    ) -> None:
         if update.message is not None:
             self.note_message(inc.chat_id, update.message.message_id)
         progress = self._progress(inc.chat_id)
         result = await self.router.handle(inc, self._fetch, progress)
         await progress.settle()  # the "⏳" message is done before the replies come under it
         try:
-            last = await self.render(inc.chat_id, result.replies, query, result.lang)
+            last = await self.render(inc.chat_id, result.replies, query, result.lang, shown)
         except Exception:
+            if shown is not None:
+                shown.set()
             if result.confirm:  # the question did not go out: an answer typed now is not for it
                 with contextlib.suppress(Exception):
                     await self.router.undelivered(inc.chat_id, inc.telegram_id, result.seq)
             raise
+        if shown is not None:
+            shown.set()
         if result.confirm:  # the question was sent: an answer to it may now be applied
             await self.router.delivered(inc.chat_id, inc.telegram_id, last, result.seq)
 
     # ------------------------------------------------------------ out
 
     async def render(
-        self, chat_id: int, replies: list[Reply], query: CallbackQuery | None, lang: str
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        query: CallbackQuery | None,
+        lang: str,
+        shown: asyncio.Event | None = None,
     ) -> int | None:
         """Replies as Bot API calls, in order; returns the id of the last message shown (the open
         question, if any). A button press spends one message call: the pressed question is edited
         into the answer ("→ choice") followed by the next question and its buttons, instead of
-        closing it and sending the next one (two calls against the chat's budget)."""
+        closing it and sending the next one (two calls against the chat's budget). `shown` is set
+        once the first reply's call is done."""
         bot_message = query.message if query is not None and isinstance(query.message, Message) else None
         last: int | None = None
         for i, reply in enumerate(replies):
+            if i == 1 and shown is not None:
+                shown.set()
             markup = _markup(reply)
             text = split_text(reply.text)[0] or "…"  # the router has already split long replies
             if bot_message is not None and i == 0 and query is not None:
@@ -340,6 +360,24 @@ class TelegramFrontend:
             lang = "zh" if user is None or (user.language_code or "zh").startswith("zh") else "en"
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(update.effective_chat.id, t(lang, "tg.error"))
+
+
+ANSWER_AFTER = 0.3  # seconds: a press whose reply takes longer has its spinner stopped anyway
+
+
+async def _answer_once_shown(query: CallbackQuery, shown: asyncio.Event) -> None:
+    """Stop the button's spinner when the press's reply has been shown, or after ANSWER_AFTER.
+
+    Telegram's clients show a progress bar on the pressed button until answerCallbackQuery; it
+    has to be called, but nothing depends on it. Sent at once, it went out in the same instant as
+    the edit that shows the press's result, and the two requests' work in this process and in
+    Telegram's came one before the other: the reply waited ~1.5 ms for the answer. After the reply
+    the person sees the result and the bar stop together; a slow step still stops it within
+    ANSWER_AFTER, as soon as a person would notice it spinning.
+    """
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(shown.wait(), ANSWER_AFTER)
+    await _answer(query)
 
 
 async def _answer(query: CallbackQuery) -> None:

@@ -112,19 +112,35 @@ async def test_a_slow_reply_to_one_person_does_not_hold_up_another(
     await ann.expect("/new_customer")
 
 
-async def test_a_button_press_costs_one_message_call_and_the_answer_runs_alongside(
+async def test_a_button_press_costs_one_message_call_and_is_answered_once_it_shows(
     polling: tuple[Chat, Chat], fake_api: FakeBotApi
 ) -> None:
     ann, _ = polling
     ann.say("/new_customer")
     asked = await ann.expect("客户类型")
     mark = fake_api.mark()
-    await ann.tap("企业客户")
+    query_id = await fake_api.press(ANN.id, "企业客户", user=ANN)
     pressed = await ann.expect("工商注册全称")
     assert pressed["message_id"] == asked["message_id"]  # the question became the next one
     assert "→ 企业客户" in pressed["text"]
+    await fake_api.callback_answer(query_id)
     methods = [c.method for c in fake_api.calls[mark:] if c.method != "getUpdates"]
-    assert sorted(methods) == ["answerCallbackQuery", "editMessageText"], methods
+    # the spinner stops when the result shows: the answer does not hold up the edit
+    assert methods == ["editMessageText", "answerCallbackQuery"], methods
+
+
+async def test_a_press_whose_reply_is_slow_is_answered_without_waiting_for_it(
+    polling: tuple[Chat, Chat], fake_api: FakeBotApi
+) -> None:
+    ann, _ = polling
+    ann.say("/new_customer")
+    await ann.expect("客户类型")
+    fake_api.delay_next("editMessageText", 3.0, chat_id=ANN.id)  # Telegram is slow to confirm it
+    query_id = await fake_api.press(ANN.id, "企业客户", user=ANN)
+    await fake_api.callback_answer(query_id, timeout=2.0)  # the edit cannot be done before 3 s
+    edit = next(c for c in fake_api.calls if c.method == "editMessageText" and c.chat_id == ANN.id)
+    assert edit.status == 200  # it went through; only its response is held back
+    await ann.expect("工商注册全称", timeout=10)
 
 
 # ---------------------------------------------------------------- webhooks
