@@ -127,19 +127,24 @@ class Bot:
                 await self.proc.wait()
 
 
-def watch(api: Any) -> dict[int, asyncio.Queue[dict[str, Any]]]:
-    """Every message or edit the bot makes, queued per chat as it happens.
+def watch(api: Any) -> dict[int, asyncio.Queue[tuple[float, dict[str, Any]]]]:
+    """Every message or edit the bot makes, queued per chat with the moment the stand-in made it.
 
+    A step's time ends there, when "Telegram" has the reply, not when the waiting person's task next
+    runs: this process is the stand-in for both bots and plays every person, so that wake-up waits
+    behind whatever else the measured bot has just asked of it (the callback answer, its next
+    getUpdates), where Telegram would serve those in parallel. Both bots are timed the same way.
     (The stand-in's own next_message scans its whole outbox on every change: fine for a test, but with
     hundreds of people waiting at once that scanning would cost more than the bots being measured.)
     """
-    queues: dict[int, asyncio.Queue[dict[str, Any]]] = {}
+    queues: dict[int, asyncio.Queue[tuple[float, dict[str, Any]]]] = {}
     emit = api._emit
 
     def tapped(method: str, message: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = emit(method, message)
         if method in ("sendMessage", "editMessageText"):
-            queues.setdefault(int(message["chat"]["id"]), asyncio.Queue()).put_nowait(out)
+            chat = int(message["chat"]["id"])
+            queues.setdefault(chat, asyncio.Queue()).put_nowait((time.perf_counter(), out))
         return out
 
     api._emit = tapped
@@ -154,26 +159,27 @@ class Person:
         self.api, self.user, self.assistant = api, user, assistant
         self.steps = 0
         self.answers = 0
-        self.queue: asyncio.Queue[dict[str, Any]] = api.queues.setdefault(user.id, asyncio.Queue())
+        self.queue: asyncio.Queue[tuple[float, dict[str, Any]]] = api.queues.setdefault(
+            user.id, asyncio.Queue()
+        )
 
-    async def _answer(self, timeout: float = 60.0) -> dict[str, Any]:
-        message = await asyncio.wait_for(self.queue.get(), timeout)
+    async def _answer(self, timeout: float = 60.0) -> float:
+        """When the next reply was made (see watch)."""
+        made, _ = await asyncio.wait_for(self.queue.get(), timeout)
         self.answers += 1
-        return message
+        return made
 
     async def typed(self) -> float:
         t0 = time.perf_counter()
         self.api.push_text(self.user.id, TYPED, user=self.user)
         self.steps += 1
-        await self._answer()
-        return time.perf_counter() - t0
+        return await self._answer() - t0
 
     async def press(self) -> float:
         t0 = time.perf_counter()
         await self.api.press(self.user.id, "上一步", user=self.user)
         self.steps += 1
-        await self._answer()
-        return time.perf_counter() - t0
+        return await self._answer() - t0
 
     async def open_entry(self) -> None:
         """The assistant: /new_customer, an enterprise, at the name question (echo: nothing to open)."""
