@@ -5,6 +5,7 @@ and waiting for another process's lock off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -89,20 +90,32 @@ async def test_statements_commits_and_rollbacks_make_no_call_on_the_connection_t
         assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [1]
 
 
-def _hold_write_lock(path: Path) -> sqlite3.Connection:
-    """Another process's writer, as far as SQLite can tell: a connection of its own in BEGIN IMMEDIATE."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    return other
-
-
-async def test_a_locked_database_is_waited_for_on_the_thread_while_the_loop_goes_on(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _locked_by_another(
+    tmp_path: Path, busy: float
+) -> AsyncIterator[tuple[AsyncEngine, sqlite3.Connection]]:
+    """An engine on a table `t` whose database another process's writer holds, as far as SQLite can
+    tell: a connection of its own in BEGIN IMMEDIATE (the test may commit and close it)."""
     path = tmp_path / "x.sqlite3"
-    engine = make_engine(f"sqlite+aiosqlite:///{path}", timeouts=Timeouts(busy=10.0))
+    engine = make_engine(f"sqlite+aiosqlite:///{path}", timeouts=Timeouts(busy=busy))
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        other = _hold_write_lock(path)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield engine, other
+        finally:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed by the test already
+                if other.in_transaction:
+                    other.execute("ROLLBACK")
+                other.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_locked_database_is_waited_for_on_the_thread_while_the_loop_goes_on(tmp_path: Path) -> None:
+    async with _locked_by_another(tmp_path, busy=10.0) as (engine, other):
         ticks = 0
 
         async def tick() -> None:
@@ -129,26 +142,14 @@ async def test_a_locked_database_is_waited_for_on_the_thread_while_the_loop_goes
             assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [7]
             # the wait left the connection as it was: an immediate answer when nothing is locked
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
-    finally:
-        await engine.dispose()
 
 
 async def test_a_lock_held_past_the_busy_timeout_is_database_unavailable(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    engine = make_engine(f"sqlite+aiosqlite:///{path}", timeouts=Timeouts(busy=0.2))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        other = _hold_write_lock(path)
-        try:
-            with pytest.raises(DatabaseUnavailable), database_errors():
-                async with engine.begin() as conn:
-                    await conn.execute(text("INSERT INTO t (id) VALUES (7)"))
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
+    async with _locked_by_another(tmp_path, busy=0.2) as (engine, other):
+        with pytest.raises(DatabaseUnavailable), database_errors():
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id) VALUES (7)"))
+        other.execute("ROLLBACK")
         async with engine.begin() as conn:  # the same pooled connection works again
             await conn.execute(text("INSERT INTO t (id) VALUES (8)"))
             assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [8]
-    finally:
-        await engine.dispose()
