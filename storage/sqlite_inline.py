@@ -25,7 +25,9 @@ by the loop thread or (waiting on a lock) its own thread, never both at once.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -167,8 +169,16 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
         except sqlite3.OperationalError as error:
             if not is_busy(error):
                 raise
-        waited: T = await self._connection._execute(_patiently, conn, self.patience_ms, lambda: work(conn))
-        return waited
+        waiting = asyncio.ensure_future(
+            self._connection._execute(_patiently, conn, self.patience_ms, lambda: work(conn))
+        )
+        try:
+            return await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # the thread is still using the connection: a rollback now would run beside it
+            with contextlib.suppress(Exception):
+                await waiting
+            raise
 
     def rollback(self) -> None:
         if not self._connection._connection:  # closed already (as SQLAlchemy's own adapter checks)

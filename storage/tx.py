@@ -47,7 +47,8 @@ async def transaction(sessions: Sessions) -> AsyncIterator[Tx]:
             yield session
             await session.commit()
         except BaseException:
-            await session.rollback()
+            with contextlib.suppress(Exception):  # the error that got us here is the one to report
+                await session.rollback()
             raise
         finally:
             await session.close()

@@ -153,3 +153,25 @@ async def test_a_lock_held_past_the_busy_timeout_is_database_unavailable(tmp_pat
         async with engine.begin() as conn:  # the same pooled connection works again
             await conn.execute(text("INSERT INTO t (id) VALUES (8)"))
             assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [8]
+
+
+async def test_a_transaction_cancelled_while_it_waits_for_the_lock_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    async with _locked_by_another(tmp_path, busy=10.0) as (engine, other):
+
+        async def insert() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id) VALUES (7)"))
+
+        waiting = asyncio.create_task(insert())
+        await asyncio.sleep(0.2)  # the insert is waiting for the lock on the connection's thread
+        waiting.cancel()
+        await asyncio.sleep(0.1)  # the loop is free meanwhile: the other writer can let go
+        other.execute("ROLLBACK")
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 5.0)
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id) VALUES (8)"))
+        async with engine.connect() as conn:  # the cancelled insert was rolled back, not kept
+            assert (await conn.execute(text("SELECT id FROM t"))).scalars().all() == [8]
