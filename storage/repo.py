@@ -770,15 +770,6 @@ def _user_conversation_and_sight() -> Any:
     return _USER_AND_CONVERSATION.add_columns(fresh)
 
 
-async def user_and_conversation(
-    session: AsyncSession, telegram_id: int, chat_id: int
-) -> tuple[User | None, OpenEntry | None]:
-    """The user and their open flow in this chat, in one read (every step starts with both);
-    the entry is remembered like `load_conversation`'s."""
-    user, entry, _ = await user_conversation_and_sight(session, telegram_id, chat_id)
-    return user, entry
-
-
 async def user_conversation_and_sight(
     session: AsyncSession,
     telegram_id: int,
@@ -786,8 +777,9 @@ async def user_conversation_and_sight(
     update_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[User | None, OpenEntry | None, bool]:
-    """The user, their open flow in this chat, and whether update `update_id` is new for it
-    (`first_sight`, checked for an active user only; True without an update id).
+    """The user, their open flow in this chat (remembered like `load_conversation`'s), and whether
+    update `update_id` is new for it (`first_sight`, checked for an active user only; True without
+    an update id): every step starts with all three.
 
     On PostgreSQL one statement does both; on SQLite, whose statements cost no round trip, the
     upsert follows the read."""
