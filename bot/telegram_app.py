@@ -200,16 +200,16 @@ class TelegramFrontend:
         result = await self.router.handle(inc, self._fetch, progress)
         await progress.settle()  # the "⏳" message is done before the replies come under it
         try:
-            last = await self.render(inc.chat_id, result.replies, query, result.lang, shown)
+            try:
+                last = await self.render(inc.chat_id, result.replies, query, result.lang, shown)
+            finally:
+                if shown is not None:  # shown or failed: the press's spinner may stop now
+                    shown.set()
         except Exception:
-            if shown is not None:
-                shown.set()
             if result.confirm:  # the question did not go out: an answer typed now is not for it
                 with contextlib.suppress(Exception):
                     await self.router.undelivered(inc.chat_id, inc.telegram_id, result.seq)
             raise
-        if shown is not None:
-            shown.set()
         if result.confirm:  # the question was sent: an answer to it may now be applied
             await self.router.delivered(inc.chat_id, inc.telegram_id, last, result.seq)
 
