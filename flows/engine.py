@@ -8,7 +8,6 @@ the caller in the same transaction as whatever the step saved.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -158,8 +157,10 @@ class State(msgspec.Struct, kw_only=True):
         return data
 
     def clone(self) -> State:
-        """A deep copy: the engine never changes the state it was given."""
-        return copy.deepcopy(self)
+        """A deep copy: the engine never changes the state it was given.
+
+        Made from the stored form, the one every state survives anyway: ~10 µs, deepcopy ~100."""
+        return State.stored(self.dump())
 
 
 class UnreadableState(ValueError):
