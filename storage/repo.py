@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.names import best_matches, core_name
 from flows.ports import DupMatch, DupProbe
 from flows.refs import ContactRef, CustomerRef
-from storage import search
+from storage import precompiled, search
 from storage.ids import valid_id
 from storage.models import (
     Audit,
@@ -670,9 +670,8 @@ async def first_sight(session: AsyncSession, chat_id: int, update_id: int, now: 
     """
     params = {"chat_id": chat_id, "update_id": update_id, "at": now, "cutoff": now - SEEN_KEPT}
     statement = _seen_statement("postgresql" if _dialect(session) == "postgresql" else "sqlite")
-    conn = await session.connection()  # a table only Core writes: nothing of the ORM's to flush first
-    done = await conn.execute(statement, params)
-    if getattr(done, "rowcount", 1) == 0:
+    done = await precompiled.run(session, statement, params)  # a table only Core writes
+    if done.rowcount == 0:
         return False
     if update_id % _SWEEP_EVERY == 0:
         await _sweep_seen(session, chat_id, now)
@@ -721,6 +720,13 @@ _USER_AND_CONVERSATION = (
     .outerjoin(_ENTRIES, (_ENTRIES.c.user_id == User.id) & (_ENTRIES.c.chat_id == bindparam("chat_id")))
     .where(User.telegram_id == bindparam("telegram_id"))
 )
+# the same as plain columns, for SQLite (storage/precompiled.py): the user's, then the entry's three
+_USER_KEYS = tuple(c.key for c in User.__mapper__.column_attrs)
+_USER_AND_CONVERSATION_ROW = (
+    select(*(getattr(User, k) for k in _USER_KEYS), _ENTRIES.c.id, _ENTRIES.c.state, _ENTRIES.c.updated_at)
+    .outerjoin(_ENTRIES, (_ENTRIES.c.user_id == User.id) & (_ENTRIES.c.chat_id == bindparam("chat_id")))
+    .where(User.telegram_id == bindparam("telegram_id"))
+)
 _CONVERSATION = select(_ENTRIES.c.id, _ENTRIES.c.state, _ENTRIES.c.updated_at).where(
     _ENTRIES.c.chat_id == bindparam("chat_id"), _ENTRIES.c.user_id == bindparam("user_id")
 )
@@ -743,7 +749,8 @@ _DELETE_CONVERSATION = _ENTRIES.delete().where(_ENTRIES.c.id == bindparam("entry
 
 
 def _entry(row: Any) -> OpenEntry | None:
-    return None if row is None or row.id is None else OpenEntry(row.id, row.state, row.updated_at)
+    """The entry in the last three columns of a row (id, state, updated_at), if there is one."""
+    return None if row is None or row[-3] is None else OpenEntry(row[-3], row[-2], row[-1])
 
 
 @functools.cache
@@ -788,18 +795,24 @@ async def user_conversation_and_sight(
     if combined:
         assert update_id is not None and now is not None
         params |= {"update_id": update_id, "at": now, "cutoff": now - SEEN_KEPT}
-    found = (
-        await session.execute(_user_conversation_and_sight() if combined else _USER_AND_CONVERSATION, params)
-    ).first()
-    if found is None:
-        return None, None, True
-    user = found[0]
-    entry = _entry(found)
+    seen_now = False  # PostgreSQL: whether the upsert in the read took the update id
+    if combined:
+        found = (await session.execute(_user_conversation_and_sight(), params)).first()
+        if found is None:
+            return None, None, True
+        user, entry, seen_now = found[0], _entry(found[:-1]), bool(found.fresh)
+    else:
+        ran = await precompiled.run(session, _USER_AND_CONVERSATION_ROW, params)
+        if not ran.rows:
+            return None, None, True
+        row = ran.rows[0]
+        user = precompiled.attach(session, User, dict(zip(_USER_KEYS, row, strict=False)))
+        entry = _entry(row)
     session.info.setdefault(_CONVERSATIONS, {})[(chat_id, user.id)] = entry
     fresh = True
     if update_id is not None and now is not None and user.active:
         if combined:
-            fresh = bool(found.fresh)
+            fresh = seen_now
             if fresh and update_id % _SWEEP_EVERY == 0:
                 await _sweep_seen(session, chat_id, now)
         else:
@@ -817,13 +830,13 @@ _ENTRY_BY_TELEGRAM = (
 async def entry_of(session: AsyncSession, telegram_id: int, chat_id: int) -> tuple[int, OpenEntry] | None:
     """The user id and open flow of a Telegram user in a chat, without loading the user: what a
     delivery mark needs (it changes the entry only); remembered like `load_conversation`'s."""
-    conn = await session.connection()
-    row = (await conn.execute(_ENTRY_BY_TELEGRAM, {"telegram_id": telegram_id, "chat_id": chat_id})).first()
+    ran = await precompiled.run(session, _ENTRY_BY_TELEGRAM, {"telegram_id": telegram_id, "chat_id": chat_id})
+    row = ran.rows[0] if ran.rows else None
     entry = _entry(row)
     if row is None or entry is None:
         return None
-    session.info.setdefault(_CONVERSATIONS, {})[(chat_id, row.user_id)] = entry
-    return int(row.user_id), entry
+    session.info.setdefault(_CONVERSATIONS, {})[(chat_id, row[0])] = entry
+    return int(row[0]), entry
 
 
 async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -> OpenEntry | None:
@@ -831,9 +844,8 @@ async def load_conversation(session: AsyncSession, chat_id: int, user_id: int) -
     known: dict[tuple[int, int], OpenEntry | None] = session.info.setdefault(_CONVERSATIONS, {})
     key = (chat_id, user_id)
     if key not in known:
-        conn = await session.connection()
-        found = await conn.execute(_CONVERSATION, {"chat_id": chat_id, "user_id": user_id})
-        known[key] = _entry(found.first())
+        ran = await precompiled.run(session, _CONVERSATION, {"chat_id": chat_id, "user_id": user_id})
+        known[key] = _entry(ran.rows[0] if ran.rows else None)
     return known[key]
 
 
@@ -843,18 +855,17 @@ async def save_conversation(
     """Store the open flow (None: close it), at once, with one statement on the session's connection."""
     entry = await load_conversation(session, chat_id, user_id)
     known = session.info[_CONVERSATIONS]
-    conn = await session.connection()
     if state is None:
         if entry is not None:
-            await conn.execute(_DELETE_CONVERSATION, {"entry_id": entry.id})
+            await precompiled.run(session, _DELETE_CONVERSATION, {"entry_id": entry.id})
             known[(chat_id, user_id)] = None
         return
     if entry is None:
         params = {"chat_id": chat_id, "user_id": user_id, "state": state, "at": now}
-        entry_id = (await conn.execute(_INSERT_CONVERSATION, params)).scalar_one()
+        entry_id = (await precompiled.run(session, _INSERT_CONVERSATION, params)).rows[0][0]
         known[(chat_id, user_id)] = OpenEntry(entry_id, state, now)
         return
-    await conn.execute(_UPDATE_CONVERSATION, {"entry_id": entry.id, "state": state, "at": now})
+    await precompiled.run(session, _UPDATE_CONVERSATION, {"entry_id": entry.id, "state": state, "at": now})
     entry.state, entry.updated_at = state, now
 
 

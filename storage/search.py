@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import precompiled
 from storage.models import Contact, Customer, SearchGram
 
 CAP = 100  # postings read per token at most; a token in more customers than this is too common
@@ -167,7 +168,9 @@ def _postings_query(count: int, extra: str | None) -> Any:
         func.row_number().over(partition_by=read.c.gram).label("nth"),
     ).subquery()
     return select(counted.c.gram, counted.c.customer_id, counted.c.n).where(
-        or_(counted.c.n <= CAP, counted.c.nth == 1, counted.c.gram.in_(_ALWAYS))
+        or_(
+            counted.c.n <= CAP, counted.c.nth == 1, counted.c.gram.in_([literal(g) for g in _ALWAYS])
+        )  # not expanding: compiled once
     )
 
 
@@ -187,7 +190,7 @@ async def _postings(
     if extra is not None:
         params["x"] = extra[1]
     query = _postings_query(len(tokens), extra[0] if extra is not None else None)
-    for gram, cid, n in (await session.execute(query, params)).all():
+    for gram, cid, n in (await precompiled.run(session, query, params)).rows:
         if gram not in _ALWAYS and n > CAP:
             found.common.add(str(gram))
         else:

@@ -47,7 +47,7 @@ _Result = tuple[Any, list[Any], int, Any]
 T = TypeVar("T")
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool = False) -> _Result:
+def run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool = False) -> _Result:
     """The whole statement, as SQLAlchemy's cursor would have made it: cursor, execute, fetch, close."""
     cursor = conn.cursor()
     try:
@@ -101,13 +101,15 @@ class InlineCursor:
 
     def execute(self, operation: str, parameters: Any = None) -> None:
         try:
-            self._take(self._adapt_connection.run(lambda c: _run(c, operation, parameters)))
+            self._take(self._adapt_connection.run(lambda c: run_statement(c, operation, parameters)))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
         try:
-            self._take(self._adapt_connection.run(lambda c: _run(c, operation, seq_of_parameters, True)))
+            self._take(
+                self._adapt_connection.run(lambda c: run_statement(c, operation, seq_of_parameters, True))
+            )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
@@ -159,10 +161,11 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
         Run through `await_` although it seldom waits: SQLAlchemy's AsyncConnection checks that its
         driver awaited something. A coroutine that returns without suspending costs a greenlet
         switch, not a turn of the event loop."""
-        result: T = await_(self._run(work))
+        result: T = await_(self.run_here(work))
         return result
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_here(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`run` for a caller that is a coroutine itself (storage/precompiled.py): no greenlet."""
         conn: sqlite3.Connection = self._connection._conn
         try:
             return work(conn)
