@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import Executable
 
@@ -77,9 +77,24 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
     return _PLANS[key]
 
 
+_HELD = "crm.precompiled.connection"  # session.info: (the transaction, its connection)
+
+
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection in its current transaction, asked of SQLAlchemy once per transaction:
+    each `session.connection()` is a greenlet switch and a walk of the session's transaction."""
+    current = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if current is not None and held is not None and held[0] is current:
+        return cast(AsyncConnection, held[1])
+    conn = await session.connection()
+    session.info[_HELD] = (session.sync_session.get_transaction(), conn)
+    return conn
+
+
 async def run(session: AsyncSession, statement: Executable, params: dict[str, Any]) -> Ran:
     """`statement` with `params` in the session's transaction; see the module docstring."""
-    conn = await session.connection()
+    conn = await _connection(session)
     sync: Connection = conn.sync_connection  # type: ignore[assignment]
     plan = _plan(statement, sync.dialect) if sync.dialect.driver == INLINE_DRIVER else None
     if plan is None:

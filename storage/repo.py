@@ -221,6 +221,9 @@ def _set_address(customer: Customer, address: dict[str, Any] | None) -> None:
     customer.address = address.get("full")
 
 
+_LIVE = Customer.merged_into_id.is_(None)  # built once: an expression costs more than SQLite's read
+
+
 async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) -> list[DupMatch]:
     """Likely duplicates among ALL customers; what the user may not see is reduced to name and owner."""
     reasons: dict[int, set[str]] = {}
@@ -231,7 +234,7 @@ async def find_duplicates(session: AsyncSession, user: User, probe: DupProbe) ->
             reasons.setdefault(cid, set()).add(why)
             scores[cid] = max(scores.get(cid, 0.0), score)
 
-    live = Customer.merged_into_id.is_(None)
+    live = _LIVE
     if probe.credit_code:
         for cid in (
             await session.execute(select(Customer.id).where(live, Customer.credit_code == probe.credit_code))

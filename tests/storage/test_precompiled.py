@@ -186,3 +186,24 @@ async def test_the_user_read_is_the_sessions_own_object(db: Database) -> None:
         assert user is loaded and user.name == pending_name  # ... is not overwritten by the read
     async with db.sessions.begin() as s:
         assert (await repo.user_conversation_and_sight(s, 508, 508, 3, NOW))[0].name == pending_name  # type: ignore[union-attr]
+
+
+async def test_each_transaction_of_a_session_runs_on_its_own_connection(db: Database) -> None:
+    """The connection is remembered for one transaction only: a later one's rollback undoes its work."""
+    async with db.sessions.begin() as s:
+        ann = await repo.add_user(s, 509, "Ann", "sales")
+    session = db.sessions()
+    try:
+        async with session.begin():
+            params = {"chat_id": 509, "user_id": ann.id, "state": {"a": 1}, "at": NOW}
+            entry_id = (await precompiled.run(session, repo._INSERT_CONVERSATION, params)).rows[0][0]
+        with pytest.raises(RuntimeError):
+            async with session.begin():
+                changed = {"entry_id": entry_id, "state": {"a": 2}, "at": NOW}
+                assert (await precompiled.run(session, repo._UPDATE_CONVERSATION, changed)).rowcount == 1
+                raise RuntimeError("the step failed")
+    finally:
+        await session.close()
+    async with db.sessions.begin() as s:
+        entry = await repo.load_conversation(s, 509, ann.id)
+        assert entry is not None and entry.state == {"a": 1}
