@@ -14,6 +14,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import precompiled
+
 # the two-key form of pg_advisory_xact_lock: a namespace of our own, then the chat folded to 32 bits
 # (two chats sharing a key only wait for each other, they are never mixed up)
 NAMESPACE = 0x43524D  # "CRM"
@@ -30,4 +32,4 @@ async def lock_chat(tx: AsyncSession, chat_id: int) -> None:
     """Wait until no other transaction holds this chat; held until this transaction ends."""
     if tx.get_bind().dialect.name != "postgresql":
         return
-    await tx.execute(_LOCK, {"ns": NAMESPACE, "key": chat_key(chat_id)})
+    await precompiled.run(tx, _LOCK, {"ns": NAMESPACE, "key": chat_key(chat_id)})

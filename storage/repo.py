@@ -717,13 +717,9 @@ class OpenEntry:
 
 
 _ENTRIES = cast(Table, Conversation.__table__)  # Core statements on the table (see OpenEntry)
-# built once: constructing a statement costs more than SQLite takes to run it, on every step
-_USER_AND_CONVERSATION = (
-    select(User, _ENTRIES.c.id, _ENTRIES.c.state, _ENTRIES.c.updated_at)
-    .outerjoin(_ENTRIES, (_ENTRIES.c.user_id == User.id) & (_ENTRIES.c.chat_id == bindparam("chat_id")))
-    .where(User.telegram_id == bindparam("telegram_id"))
-)
-# the same as plain columns, for SQLite (storage/precompiled.py): the user's, then the entry's three
+# built once: constructing a statement costs more than SQLite takes to run it, on every step. Plain
+# columns, the user's then the entry's three, run by storage/precompiled.py (the user is attached
+# to the session as loaded): the ORM's loading of one row cost more than the read itself
 _USER_KEYS = tuple(c.key for c in User.__mapper__.column_attrs)
 _USER_AND_CONVERSATION_ROW = (
     select(*(getattr(User, k) for k in _USER_KEYS), _ENTRIES.c.id, _ENTRIES.c.state, _ENTRIES.c.updated_at)
@@ -758,7 +754,7 @@ def _entry(row: Any) -> OpenEntry | None:
 
 @functools.cache
 def _user_conversation_and_sight() -> Any:
-    """PostgreSQL: `_USER_AND_CONVERSATION` with `first_sight`'s upsert as a data-modifying CTE, so
+    """PostgreSQL: `_USER_AND_CONVERSATION_ROW` with `first_sight`'s upsert as a data-modifying CTE, so
     the step's first read is one round trip, not two. The row goes in only for an active user (a
     stranger's update is not stored), and `fresh` says whether it went in (see first_sight)."""
     table = cast(Table, SeenUpdate.__table__)
@@ -777,7 +773,7 @@ def _user_conversation_and_sight() -> Any:
         .cte("seen")
     )
     fresh = select(func.count()).select_from(seen).scalar_subquery().label("fresh")
-    return _USER_AND_CONVERSATION.add_columns(fresh)
+    return _USER_AND_CONVERSATION_ROW.add_columns(fresh)
 
 
 async def user_conversation_and_sight(
@@ -798,19 +794,15 @@ async def user_conversation_and_sight(
     if combined:
         assert update_id is not None and now is not None
         params |= {"update_id": update_id, "at": now, "cutoff": now - SEEN_KEPT}
-    seen_now = False  # PostgreSQL: whether the upsert in the read took the update id
-    if combined:
-        found = (await session.execute(_user_conversation_and_sight(), params)).first()
-        if found is None:
-            return None, None, True
-        user, entry, seen_now = found[0], _entry(found[:-1]), bool(found.fresh)
-    else:
-        ran = await precompiled.run(session, _USER_AND_CONVERSATION_ROW, params)
-        if not ran.rows:
-            return None, None, True
-        row = ran.rows[0]
-        user = precompiled.attach(session, User, dict(zip(_USER_KEYS, row, strict=False)))
-        entry = _entry(row)
+    read = _user_conversation_and_sight() if combined else _USER_AND_CONVERSATION_ROW
+    ran = await precompiled.run(session, read, params)
+    if not ran.rows:
+        return None, None, True
+    row = ran.rows[0]
+    seen_now = bool(row[-1]) if combined else False  # PostgreSQL: the upsert in the read took it
+    row = row[:-1] if combined else row
+    user = precompiled.attach(session, User, dict(zip(_USER_KEYS, row, strict=False)))
+    entry = _entry(row)
     session.info.setdefault(_CONVERSATIONS, {})[(chat_id, user.id)] = entry
     fresh = True
     if update_id is not None and now is not None and user.active:
