@@ -20,8 +20,10 @@ SQLAlchemy's own `execute`: the fast path changes nothing but time.
 Plans are kept for the life of the process, keyed by the statement object: pass module constants
 or statements built once per shape (search._postings_query), never one built per call.
 
-Only Core statements whose tables the ORM never writes in the same session go through here: they
-do not autoflush pending ORM changes first (SQLAlchemy's Connection.execute does not either).
+Nothing is autoflushed first (as with SQLAlchemy's Connection.execute): statements here read or
+write tables only Core writes (the entries, the update ids, the postings), or read the user at the
+start of a step, where `attach` hands back the object the session may already hold, pending changes
+and all.
 """
 
 from __future__ import annotations
